@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// DecodeJSON decodes one JSON value from data into v, rejecting unknown
+// fields and trailing data. Errors are *ValidationError naming the field.
+func DecodeJSON(data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Invalid("body", "is empty; want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			return Invalid(timeField(data, pe.Value), "%q is not an RFC 3339 time: %s", pe.Value, strings.TrimPrefix(pe.Message, ": "))
+		}
+		return jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Invalid("body", "has data after the JSON value")
+	}
+	return nil
+}
+
+// timeField finds the top-level member of the object data whose value is
+// the string s, to name the field a time failed to parse in.
+func timeField(data []byte, s string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) == nil {
+		for k, v := range m {
+			var got string
+			if json.Unmarshal(v, &got) == nil && got == s {
+				return k
+			}
+		}
+	}
+	return "body"
+}
+
+// Prefixed returns err with every field problem's field prefixed, for
+// errors about one element of a batch ("records[2].").
+func Prefixed(err error, prefix string) error {
+	var v *ValidationError
+	if !errors.As(err, &v) {
+		return err
+	}
+	out := &ValidationError{Problems: make([]FieldProblem, len(v.Problems))}
+	for i, p := range v.Problems {
+		p.Field = strings.TrimSuffix(prefix+p.Field, ".body")
+		out.Problems[i] = p
+	}
+	return out
+}
+
+// jsonProblem turns a decoding error into a field problem.
+func jsonProblem(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var inv *ValidationError
+	switch {
+	case errors.As(err, &inv):
+		return err
+	case errors.As(err, &syn):
+		return Invalid("body", "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return Invalid(field, "has JSON type %s; want %s", typ.Value, typeName(typ.Type))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Invalid("body", "malformed JSON: unexpected end of input")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return Invalid(name, "is not a known field")
+	default:
+		return Invalid("body", "%v", err)
+	}
+}
+
+func typeName(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "string (RFC 3339 time)"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// MergePatch applies an RFC 7396 JSON merge patch to the JSON document doc.
+func MergePatch(doc, patch []byte) ([]byte, error) {
+	var p any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, jsonProblem(err)
+	}
+	if _, ok := p.(map[string]any); !ok {
+		return nil, Invalid("body", "a merge patch must be a JSON object")
+	}
+	var d any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("merge patch: current document: %w", err)
+	}
+	return json.Marshal(mergeValue(d, p))
+}
+
+func mergeValue(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergeValue(tm[k], v)
+	}
+	return tm
+}

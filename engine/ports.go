@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence Service needs; engine/badgerstore.DB satisfies it.
+// Unless a method says otherwise, an unknown user is ErrNotFound. Writes that
+// carry Effects write them in the same transaction, and are on disk before
+// the method returns.
+type Store interface {
+	// PutUser creates or updates a user's profile, keeping derived fields.
+	PutUser(ctx context.Context, id UserID, p Profile, now time.Time) (User, error)
+	User(ctx context.Context, id UserID) (User, error)
+
+	// AddIdentity links ident to id. Returns an *IdentityConflict (ErrConflict)
+	// when another user holds it; linking it again to its owner is a no-op.
+	AddIdentity(ctx context.Context, id UserID, ident Identity, fx Effects) error
+	ResolveIdentity(ctx context.Context, ident Identity) (UserID, error)
+	Merge(ctx context.Context, m Merge) error
+
+	// AppendConsents appends records (ids and times already set) to id's ledger.
+	AppendConsents(ctx context.Context, id UserID, records []ConsentRecord, fx Effects) error
+	// Consents returns id's ledger in append order; with purpose set, only
+	// that purpose's records.
+	Consents(ctx context.Context, id UserID, purpose Purpose) ([]ConsentRecord, error)
+
+	PutNotice(ctx context.Context, n Notice) error
+	// Notices returns every notice in publication order.
+	Notices(ctx context.Context) ([]Notice, error)
+
+	// Preferences returns id's preferences, or DefaultPreferences with
+	// Version 0 when none were set.
+	Preferences(ctx context.Context, id UserID) (Preferences, error)
+	// UpdatePreferences runs fn on the current preferences inside a
+	// transaction and stores what it returns, with its effects.
+	UpdatePreferences(ctx context.Context, id UserID, fn func(Preferences) (Preferences, Effects, error)) (Preferences, error)
+
+	Interests(ctx context.Context, id UserID) (Interests, error)
+	// DeleteInterest removes tag and adds it to the deleted list.
+	DeleteInterest(ctx context.Context, id UserID, tag string, fx Effects) error
+
+	AppendActivity(ctx context.Context, entries ...ActivityEntry) error
+	// Activity returns id's usage log, newest first, from cursor ("" for the
+	// newest), and the cursor of the next page ("" at the end).
+	Activity(ctx context.Context, id UserID, cursor string, limit int) ([]ActivityEntry, string, error)
+
+	// LogDecision queues d for the decision log without waiting for disk.
+	LogDecision(d Decision)
+	Decision(ctx context.Context, id string) (Decision, error)
+
+	// Erase deletes everything held about id and keeps proof.
+	Erase(ctx context.Context, id UserID, proof ErasureProof, fx Effects) error
+
+	// PolicyModules returns the policy modules stored by PutPolicyModule.
+	PolicyModules(ctx context.Context) (map[string]string, error)
+	PutPolicyModule(ctx context.Context, name, text string) error
+}
+
+// An IdentityConflict reports an identity held by another user.
+type IdentityConflict struct{ Owner UserID }
+
+func (e *IdentityConflict) Error() string { return "identity belongs to another user" }
+func (e *IdentityConflict) Unwrap() error { return ErrConflict }
+
+// Gate evaluates the Rego policies; policies.Set satisfies it. Methods are
+// safe for concurrent use.
+type Gate interface {
+	Authorize(ctx context.Context, r AccessRequest) (Verdict, error)
+	Consent(ctx context.Context, q ConsentQuestion) (Verdict, error)
+	ConsentWrite(ctx context.Context, w ConsentWrite) (Verdict, error)
+	Collect(ctx context.Context, r CollectRequest) (Verdict, error)
+
+	// Query evaluates any rule, for POST /v1/decisions.
+	Query(ctx context.Context, path string, input any) (any, error)
+	// Revision names the policy set in force.
+	Revision() string
+	// Modules returns the source of every module in force.
+	Modules() map[string]string
+	// Replace compiles the set with module name replaced and runs its Rego
+	// tests; on success the new set takes effect. Returns a *PolicyError
+	// (ErrPolicyReject) otherwise, and the old set stays.
+	Replace(ctx context.Context, name, text string) error
+}
+
+// A Verdict is a policy's answer.
+type Verdict struct {
+	Allow    bool
+	Reasons  []string
+	Status   Status // consent decisions: the state in force
+	RecordID string // consent decisions: the deciding record
+}
+
+// An AccessRequest asks whether a caller may perform an action.
+type AccessRequest struct {
+	Role    Role   `json:"role"`
+	Subject UserID `json:"subject,omitempty"` // the shopper a token is for
+	Action  string `json:"action"`            // e.g. "consents.write"
+	Owner   UserID `json:"owner,omitempty"`   // the user whose data it touches
+}
+
+// A ConsentQuestion asks whether the user's ledger allows an action now.
+type ConsentQuestion struct {
+	Scope   Scope           `json:"scope"`
+	Subject Subject         `json:"subject"`
+	Notice  NoticeRule      `json:"notice"`
+	Records []ConsentRecord `json:"records"` // the user's records of Scope.Purpose, append order
+	Now     time.Time       `json:"now"`
+}
+
+// A ConsentWrite asks whether a batch of records may be recorded for a user.
+type ConsentWrite struct {
+	Role    Role            `json:"role"`
+	Subject Subject         `json:"subject"`
+	Records []ConsentRecord `json:"records"`
+}
+
+// A CollectRequest asks whether an event may be stored for a user.
+type CollectRequest struct {
+	EventType  string     `json:"event_type"`
+	Touchpoint Touchpoint `json:"touchpoint,omitempty"`
+	Signal     Signal     `json:"signal,omitempty"` // the personalization signal it feeds
+	// SignalAllowed and AnalyticsAllowed are the consent decisions for the
+	// signal and for analytics at the event's touchpoint.
+	SignalAllowed    bool `json:"signal_allowed"`
+	AnalyticsAllowed bool `json:"analytics_allowed"`
+}
+
+// An Actor is the authenticated caller of a request.
+type Actor struct {
+	Role    Role
+	Subject UserID // for shopper tokens
+	KeyID   string // a short, non-secret label of the key used
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the caller carried by ctx, or the system actor.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return Actor{Role: RoleSystem}
+}
+
+type decisionKey struct{}
+
+// WithDecisionID returns ctx carrying the id of the decision that allowed the
+// request, so the usage-log entries the request writes can cite it.
+func WithDecisionID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, decisionKey{}, id)
+}
+
+// DecisionIDFrom returns the decision id carried by ctx, or "".
+func DecisionIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(decisionKey{}).(string)
+	return id
+}
