@@ -22,7 +22,16 @@ func DecodeJSON(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var pe *time.ParseError
 		if errors.As(err, &pe) {
-			return Invalid(timeField(data, pe.Value), "%q is not an RFC 3339 time: %s", pe.Value, strings.TrimPrefix(pe.Message, ": "))
+			msg := strings.TrimPrefix(pe.Message, ": ")
+			if msg == "" {
+				msg = "want a time such as 2026-03-01T10:00:00+08:00"
+			}
+			return Invalid(timeField(data, pe.Value), "%q is not an RFC 3339 time: %s", pe.Value, msg)
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if path := unknownField(data, reflect.TypeOf(v)); path != "" {
+				return Invalid(path, "is not a known field")
+			}
 		}
 		return jsonProblem(err)
 	}
@@ -30,6 +39,84 @@ func DecodeJSON(data []byte, v any) error {
 		return Invalid("body", "has data after the JSON value")
 	}
 	return nil
+}
+
+// unknownField returns the dotted path of the first member of data that t
+// (a struct, map, slice or pointer type) has no field for, or "".
+func unknownField(data []byte, t reflect.Type) string {
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	return unknownIn(doc, t, "")
+}
+
+func unknownIn(v any, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		fields := jsonFields(t)
+		for k, sub := range obj {
+			ft, ok := fields[strings.ToLower(k)]
+			if !ok {
+				return join(k)
+			}
+			if p := unknownIn(sub, ft, join(k)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		if obj, ok := v.(map[string]any); ok {
+			for k, sub := range obj {
+				if p := unknownIn(sub, t.Elem(), join(k)); p != "" {
+					return p
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if arr, ok := v.([]any); ok {
+			for i, sub := range arr {
+				if p := unknownIn(sub, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps the lower-cased JSON names of t's fields (with embedded
+// structs flattened) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type)
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		case name == "":
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = f.Type
+	}
+	return out
 }
 
 // timeField finds the top-level member of the object data whose value is

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -153,7 +154,10 @@ func (s *Service) Decision(ctx context.Context, id string) (Decision, error) {
 func (s *Service) Query(ctx context.Context, path string, input any) (any, Decision, error) {
 	res, err := s.gate.Query(ctx, path, input)
 	if err != nil {
-		return nil, Decision{}, err
+		if errors.Is(err, ErrInvalid) {
+			return nil, Decision{}, err
+		}
+		return nil, Decision{}, Invalid("path", "evaluation failed: %v", err)
 	}
 	d := Decision{ID: NewID("dec_"), At: s.now(), Path: path, Revision: s.gate.Revision(), Input: input, Result: res}
 	if b, ok := res.(bool); ok {

@@ -81,7 +81,9 @@ func (s *Service) Interests(ctx context.Context, id UserID) (Interests, error) {
 	if _, err := s.store.User(ctx, id); err != nil {
 		return Interests{}, err
 	}
-	return s.store.Interests(ctx, id)
+	in, err := s.store.Interests(ctx, id)
+	in.Tags, in.Deleted = nonNil(in.Tags), nonNil(in.Deleted)
+	return in, err
 }
 
 // DeleteInterest removes tag from id's interests for good: it is never

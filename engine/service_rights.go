@@ -57,7 +57,20 @@ func (s *Service) Export(ctx context.Context, id UserID) (Export, error) {
 		}
 		cursor = next
 	}
+	x.Consents = nonNil(x.Consents)
+	x.Effective = nonNil(x.Effective)
+	x.Activity = nonNil(x.Activity)
+	x.Interests.Tags = nonNil(x.Interests.Tags)
+	x.Interests.Deleted = nonNil(x.Interests.Deleted)
 	return x, nil
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Erase deletes everything held about id: profile, identities, ledger,

@@ -151,3 +151,16 @@ func TestTokens(t *testing.T) {
 		t.Errorf("tampered token: err = %v", err)
 	}
 }
+
+func TestDecodeJSONNestedUnknownField(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"channels":{"email":{"colour":1}}}`:          "channels.email.colour",
+		`{"quiet_hours":{"start":"22:00","x":1}}`:      "quiet_hours.x",
+		`{"channel_order":["push"],"Version":1,"z":0}`: "z",
+	} {
+		var p engine.Preferences
+		if got := fields(engine.DecodeJSON([]byte(in), &p)); len(got) != 1 || got[0] != want {
+			t.Errorf("DecodeJSON(%s) fields = %v, want [%s]", in, got, want)
+		}
+	}
+}
