@@ -1,0 +1,30 @@
+# heed: `make run` and `make test` install what is missing first (scripts/deps.sh).
+SHELL := bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: deps deps-load build run test bench
+
+deps:
+	@scripts/deps.sh
+
+deps-load: # also wrk, for load tests
+	@scripts/deps.sh wrk
+
+build:
+	go build -ldflags '$(LDFLAGS)' -o bin/heed ./cmd/heed
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	./bin/heed serve $(ARGS)
+
+test: export REQUIRE_REDIS := 1
+test: export CGO_ENABLED := 1
+test: deps
+	go vet ./...
+	go test -race -count=1 ./...
+
+bench: deps
+	go test -run '^$$' -bench . -benchmem ./...
