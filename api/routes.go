@@ -1,0 +1,167 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// A route is one operation of the API: what serves it, who may call it and
+// how the OpenAPI document describes it.
+type route struct {
+	method string
+	path   string // gin syntax: /v1/users/:id
+	// action is the authz action the policy decides on; "" only for the
+	// public operational routes outside /v1, which need no credentials.
+	action string
+	// owner names the path parameter holding the user whose data the route
+	// touches; "" when it touches no one user's data.
+	owner   string
+	id      string // OpenAPI operationId
+	tag     string
+	summary string
+	params  []param  // query and header parameters
+	body    []media  // request body; nil: none
+	status  int      // success status
+	resp    []media  // success body; nil: none
+	headers []string // success response headers, from openAPIHeaders
+	errors  []int    // problem statuses beyond those implied (see operation)
+	handler gin.HandlerFunc
+}
+
+// A param is a query or header parameter.
+type param struct {
+	in, name, schema, desc string
+	required               bool
+}
+
+// A media is one media type of a body and the schema (in schemas.json)
+// describing it.
+type media struct{ typ, schema string }
+
+func jsonBody(schema string) []media { return []media{{"application/json", schema}} }
+
+func query(name, schema, desc string) param {
+	return param{in: "query", name: name, schema: schema, desc: desc}
+}
+
+var ifMatchParam = param{in: "header", name: "If-Match", schema: "VersionTag",
+	desc: "Only change the preferences if they are at this version (the ETag), quoted or not; 412 otherwise."}
+
+// routes is the whole HTTP surface, in one table.
+func (sv *server) routes() []route {
+	s := sv.cfg.Service
+	const (
+		ok      = http.StatusOK
+		created = http.StatusCreated
+		none    = http.StatusNoContent
+	)
+	return []route{
+		// Users, identities, data rights.
+		{method: "PUT", path: "/v1/users/:id", action: "users.write", owner: "id", id: "putUser", tag: "users",
+			summary: "Create or update a user's profile.",
+			body:    jsonBody("Profile"), status: ok, resp: jsonBody("User"), handler: handleUserPut(s)},
+		{method: "GET", path: "/v1/users/:id", action: "users.read", owner: "id", id: "getUser", tag: "users",
+			summary: "Get a user, with derived order_count and first_purchase_at.",
+			status:  ok, resp: jsonBody("User"), handler: handleUserGet(s)},
+		{method: "DELETE", path: "/v1/users/:id", action: "users.erase", owner: "id", id: "eraseUser", tag: "users",
+			summary: "Erase everything held about a user; only the minimal proof of consent stays.",
+			status:  none, handler: handleUserErase(s)},
+		{method: "GET", path: "/v1/users/:id/export", action: "users.export", owner: "id", id: "exportUser", tag: "users",
+			summary: "Export everything heed holds about a user.",
+			status:  ok, resp: jsonBody("Export"), handler: handleUserExport(s)},
+		{method: "POST", path: "/v1/users/:id/token", action: "tokens.issue", owner: "id", id: "issueToken", tag: "users",
+			summary: "Issue a shopper token that lets its holder read and change only this user's own data.",
+			status:  created, resp: jsonBody("Token"), handler: handleTokenIssue(s)},
+		{method: "POST", path: "/v1/users/:id/identities", action: "identities.write", owner: "id", id: "addIdentity", tag: "identities",
+			summary: "Link an identity to a user; 409 if another user holds it, unless merge is true.",
+			body:    jsonBody("IdentityInput"), status: created, resp: jsonBody("User"), errors: []int{409}, handler: handleIdentityAdd(s)},
+		{method: "GET", path: "/v1/identities/:type/:value", action: "identities.read", id: "resolveIdentity", tag: "identities",
+			summary: "Find the user holding an identity.",
+			status:  ok, resp: jsonBody("UserRef"), errors: []int{400, 404}, handler: handleIdentityResolve(s)},
+
+		// Consents. The ledger is append-only: other methods on these paths are 405.
+		{method: "POST", path: "/v1/users/:id/consents", action: "consents.write", owner: "id", id: "recordConsents", tag: "consents",
+			summary: "Append a batch of consent records to a user's ledger, all or none.",
+			body:    jsonBody("ConsentBatch"), status: created, resp: jsonBody("ConsentRecords"), handler: handleConsentAppend(s)},
+		{method: "GET", path: "/v1/users/:id/consents", action: "consents.read", owner: "id", id: "getConsents", tag: "consents",
+			summary: "The consent in force at every scope the user's ledger names.",
+			status:  ok, resp: jsonBody("EffectiveConsents"), handler: handleConsentEffective(s)},
+		{method: "GET", path: "/v1/users/:id/consents/check", action: "consents.read", owner: "id", id: "checkConsent", tag: "consents",
+			summary: "Ask the consent policy whether the user's ledger allows a use now.",
+			params: []param{
+				{in: "query", name: "purpose", schema: "Purpose", required: true},
+				query("channel", "Channel", "Only with purpose marketing."),
+				query("signal", "Signal", "Only with purpose personalization."),
+				query("recipient", "Recipient", "Only with purpose third_party_sharing."),
+				query("touchpoint", "Touchpoint", ""),
+			},
+			status: ok, resp: jsonBody("ConsentCheck"), handler: handleConsentCheck(s)},
+		{method: "GET", path: "/v1/users/:id/consents/history", action: "consents.read", owner: "id", id: "getConsentHistory", tag: "consents",
+			summary: "Every record of the user's ledger, oldest first.",
+			status:  ok, resp: jsonBody("ConsentRecords"), handler: handleConsentHistory(s)},
+		{method: "GET", path: "/v1/users/:id/consents/:record", action: "consents.read", owner: "id", id: "getConsentRecord", tag: "consents",
+			summary: "One record of the user's ledger, by id.",
+			status:  ok, resp: jsonBody("ConsentRecord"), handler: handleConsentRecord(s)},
+		{method: "PUT", path: "/v1/notices/:purpose", action: "notices.write", id: "publishNotice", tag: "consents",
+			summary: "Publish a privacy-notice version for a purpose; with requires_reconsent, older grants stop counting.",
+			body:    jsonBody("NoticeInput"), status: created, resp: jsonBody("Notice"), handler: handleNoticePublish(s)},
+		{method: "GET", path: "/v1/notices", action: "notices.read", id: "listNotices", tag: "consents",
+			summary: "Every published notice, in publication order.",
+			status:  ok, resp: jsonBody("Notices"), handler: handleNoticeList(s)},
+
+		// Preferences and interests.
+		{method: "GET", path: "/v1/users/:id/preferences", action: "preferences.read", owner: "id", id: "getPreferences", tag: "preferences",
+			summary: "A user's preferences; the ETag is their version.",
+			status:  ok, resp: jsonBody("Preferences"), headers: []string{"ETag"}, handler: handlePreferencesGet(s)},
+		{method: "PUT", path: "/v1/users/:id/preferences", action: "preferences.write", owner: "id", id: "putPreferences", tag: "preferences",
+			summary: "Replace a user's preferences.",
+			params:  []param{ifMatchParam}, body: jsonBody("Preferences"),
+			status: ok, resp: jsonBody("Preferences"), headers: []string{"ETag"}, errors: []int{412}, handler: handlePreferencesPut(s)},
+		{method: "PATCH", path: "/v1/users/:id/preferences", action: "preferences.write", owner: "id", id: "patchPreferences", tag: "preferences",
+			summary: "Change part of a user's preferences with a JSON merge patch (RFC 7396).",
+			params:  []param{ifMatchParam},
+			body:    []media{{"application/merge-patch+json", "PreferencesPatch"}, {"application/json", "PreferencesPatch"}},
+			status:  ok, resp: jsonBody("Preferences"), headers: []string{"ETag"}, errors: []int{412, 415}, handler: handlePreferencesPatch(s)},
+		{method: "GET", path: "/v1/users/:id/interests", action: "interests.read", owner: "id", id: "getInterests", tag: "preferences",
+			summary: "A user's interest tags and the tags the user deleted.",
+			status:  ok, resp: jsonBody("Interests"), handler: handleInterestList(s)},
+		{method: "DELETE", path: "/v1/users/:id/interests/:tag", action: "interests.write", owner: "id", id: "deleteInterest", tag: "preferences",
+			summary: "Delete an interest tag; it is never derived or used again for this user.",
+			status:  none, errors: []int{400}, handler: handleInterestDelete(s)},
+
+		// Usage log.
+		{method: "GET", path: "/v1/users/:id/activity", action: "activity.read", owner: "id", id: "getActivity", tag: "activity",
+			summary: "One page of the user's usage log, newest first.",
+			params: []param{
+				query("cursor", "Cursor", "The next_cursor of the previous page; absent for the newest."),
+				query("limit", "PageLimit", "Entries per page, 1 to 200; default 50."),
+			},
+			status: ok, resp: jsonBody("ActivityPage"), handler: handleActivity(s)},
+
+		// Policies and decisions.
+		{method: "GET", path: "/v1/policies", action: "policies.read", id: "getPolicies", tag: "policies",
+			summary: "The policy modules in force and the set's revision.",
+			status:  ok, resp: jsonBody("PolicySet"), handler: handlePolicyList(s)},
+		{method: "PUT", path: "/v1/policies/:name", action: "policies.write", id: "putPolicy", tag: "policies",
+			summary: "Replace one policy module; the new set must compile and pass its Rego tests, else 422 and the old set stays.",
+			body:    []media{{"text/plain", "RegoText"}, {"application/json", "PolicyModule"}},
+			status:  ok, resp: jsonBody("PolicyRevision"), errors: []int{422}, handler: handlePolicyPut(s)},
+		{method: "POST", path: "/v1/decisions", action: "decisions.query", id: "queryPolicy", tag: "policies",
+			summary: "Evaluate any policy rule and log the decision.",
+			body:    jsonBody("DecisionQuery"), status: ok, resp: jsonBody("DecisionResult"), handler: handleDecisionQuery(s)},
+		{method: "GET", path: "/v1/decisions/:id", action: "decisions.read", id: "getDecision", tag: "policies",
+			summary: "A logged policy decision.",
+			status:  ok, resp: jsonBody("Decision"), errors: []int{404}, handler: handleDecisionGet(s)},
+
+		// Operations: no credentials.
+		{method: "GET", path: "/healthz", id: "health", tag: "operations", summary: "The process serves.",
+			status: ok, resp: jsonBody("Health"), handler: handleHealth()},
+		{method: "GET", path: "/readyz", id: "ready", tag: "operations", summary: "Every dependency (Badger, Redis) answers within 2 s.",
+			status: ok, resp: jsonBody("Ready"), errors: []int{503}, handler: handleReady(sv.cfg.Ready, sv.cfg.Log)},
+		{method: "GET", path: "/metrics", id: "metrics", tag: "operations", summary: "Prometheus metrics.",
+			status: ok, resp: []media{{"text/plain", "MetricsText"}}, handler: handleMetrics(sv.cfg.Registry)},
+		{method: "GET", path: "/openapi.json", id: "openapi", tag: "operations", summary: "This document.",
+			status: ok, resp: jsonBody("OpenAPIDocument"), handler: handleOpenAPI(func() []byte { return sv.doc })},
+	}
+}
