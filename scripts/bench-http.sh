@@ -13,7 +13,7 @@ USERS=${1:-10000}
 RECORDS=${2:-10}
 SECS=${3:-15}
 PORT=${PORT:-18080}
-command -v wrk >/dev/null || { echo "wrk is not installed: run 'make deps-bench'" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is not installed: run 'make deps-load'" >&2; exit 1; }
 
 go build -o bin/heed ./cmd/heed
 go build -o bin/heedload ./cmd/heedload

@@ -4,18 +4,43 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"heed/api"
+	"heed/changes"
+	"heed/engine"
+	"heed/engine/badgerstore"
+	"heed/policies"
 )
 
-// serve runs heed serve until ctx is done.
-//
-// TODO(lead): this is a stub that only loads the secrets and runs the
-// private Redis; replace its body with the wiring of the store, policies,
-// API, scheduler and change dispatcher. Stop order on shutdown: HTTP server,
-// then scheduler/workers and the dispatcher, then the store, then Redis.
+// serve runs heed serve until ctx is done. Shutdown order: the HTTP server
+// (in-flight requests finish), the change dispatcher, then the store, then
+// the private Redis.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	// Badger first: it locks the data directory, so a second heed on the same
+	// directory stops here, before it touches secrets or Redis.
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: filepath.Join(cfg.DataDir, "badger")}, log)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
 
 	sec, generated, err := loadSecrets(cfg.DataDir, cfg, rand.Reader)
 	if err != nil {
@@ -34,13 +59,76 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		defer func() { err = errors.Join(err, rc.Stop()) }()
 		redisExited = rc.Exited()
 		cfg.RedisURL = rc.URL()
+	} else {
+		log.InfoContext(ctx, "using the Redis given by HEED_REDIS / --redis")
 	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("redis URL: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
 
-	log.InfoContext(ctx, "heed serve is running (stub: no API yet)", "addr", cfg.Addr)
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-redisExited:
-		return errors.New("the private redis-server exited unexpectedly; see redis/redis.log in the data directory")
+	overrides, err := db.PolicyModules(ctx)
+	if err != nil {
+		return fmt.Errorf("load stored policy modules: %w", err)
 	}
+	pol, err := policies.New(ctx, policies.Options{Dir: cfg.PoliciesDir, Overrides: overrides}, log)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	log.InfoContext(ctx, "policies loaded", "revision", pol.Revision(), "modules", len(pol.Modules()))
+
+	disp := changes.New(db, changes.Options{Secret: sec.WebhookSecret}, log)
+	svc := engine.NewService(db, pol, engine.Options{
+		ChangeTargets: cfg.ChangeWebhooks,
+		ProofKey:      sec.ProofKey,
+		Tokens:        engine.Tokens{Secret: sec.TokenSecret},
+		Changed:       disp.Wake,
+	}, log)
+
+	gin.SetMode(gin.ReleaseMode)
+	handler := api.NewServer(api.Config{
+		Service: svc,
+		Keys:    sec.keyRoles(),
+		Log:     log,
+		MaxBody: cfg.MaxBody,
+		Ready: map[string]func(context.Context) error{
+			"badger": db.Ping,
+			"redis":  func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+		Registry: prometheus.NewRegistry(),
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.InfoContext(ctx, "heed is serving", "addr", ln.Addr().String(), "version", version)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return disp.Run(gctx) })
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-redisExited:
+			return errors.New("the private redis-server exited unexpectedly; see redis/redis.log in the data directory")
+		}
+	})
+	err = g.Wait()
+	log.Info("heed stopped")
+	return err
 }
