@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -129,14 +130,20 @@ func (r ConsentRecord) validate(p *problems, prefix string, now time.Time) {
 }
 
 // GuardianEvidence reports whether the evidence names the guardian who gave
-// consent (a "guardian" member), as a minor's grant requires.
+// consent, as a minor's grant requires: a "guardian" member that is a
+// non-blank string or a non-empty object.
 func (r ConsentRecord) GuardianEvidence() bool {
-	var ev map[string]json.RawMessage
+	var ev map[string]any
 	if json.Unmarshal(r.Evidence, &ev) != nil {
 		return false
 	}
-	g, ok := ev["guardian"]
-	return ok && string(g) != "null" && string(g) != `""` && string(g) != "{}"
+	switch g := ev["guardian"].(type) {
+	case string:
+		return strings.TrimSpace(g) != ""
+	case map[string]any:
+		return len(g) > 0
+	}
+	return false
 }
 
 func isJSONObject(b json.RawMessage) bool {
@@ -169,7 +176,7 @@ type Subject struct {
 // NoticeRule says which notice versions a grant must carry to count. A nil
 // Valid means every version counts (no notice requires re-consent).
 type NoticeRule struct {
-	Valid []string `json:"valid,omitempty"`
+	Valid []string `json:"valid"`
 }
 
 // Counts reports whether a grant under version v counts.
@@ -185,6 +192,7 @@ const (
 	ReasonWithdrawn      = "withdrawn"
 	ReasonNeedsReconsent = "needs_reconsent"
 	ReasonMinor          = "minor_without_guardian"
+	ReasonUnknownStatus  = "unknown_status"
 )
 
 // A ConsentResult is the consent in force for one question.
@@ -228,6 +236,8 @@ func Fold(records []ConsentRecord, q Scope, subj Subject, notice NoticeRule, now
 		res.Reason = ReasonDenied
 	case r.Status == StatusWithdrawn:
 		res.Reason = ReasonWithdrawn
+	case r.Status != StatusGranted: // validation keeps these out; never allow one
+		res.Reason = ReasonUnknownStatus
 	case !notice.Counts(r.NoticeVersion):
 		res.Status, res.Reason = StatusNeedsReconsent, ReasonNeedsReconsent
 	case subj.Minor && (!subj.GuardianConsent || r.Actor != ActorGuardian):

@@ -79,8 +79,9 @@ type Gate interface {
 	// Modules returns the source of every module in force.
 	Modules() map[string]string
 	// Replace compiles the set with module name replaced and runs its Rego
-	// tests; on success the new set takes effect. Returns a *PolicyError
-	// (ErrPolicyReject) otherwise, and the old set stays.
+	// tests; on success the new set takes effect. Returns ErrInvalid for a
+	// bad module name and a *PolicyError (ErrPolicyReject) when the set does
+	// not compile or its tests fail; the old set stays.
 	Replace(ctx context.Context, name, text string) error
 }
 
@@ -141,12 +142,17 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// ActorFrom returns the caller carried by ctx, or the system actor.
+// ActorFrom returns the caller carried by ctx. Without one it returns an
+// actor with no role, which every policy denies: a path that forgot to say
+// who is calling fails closed. heed's own work uses SystemContext.
 func ActorFrom(ctx context.Context) Actor {
-	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
-		return a
-	}
-	return Actor{Role: RoleSystem}
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}
+
+// SystemContext returns ctx acting as heed itself (scheduler, workers, CLI).
+func SystemContext(ctx context.Context) context.Context {
+	return WithActor(ctx, Actor{Role: RoleSystem})
 }
 
 type decisionKey struct{}

@@ -1,0 +1,137 @@
+package policies_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"heed/engine"
+	"heed/policies"
+)
+
+// benchQuestion is a realistic question: may the app send a push, given a
+// ledger of six marketing records over two years (a global grant, a
+// channel-scoped withdrawal and re-grant, a touchpoint-scoped grant, an
+// expired promotion grant and an SMS denial) under a notice rule.
+func benchQuestion() engine.ConsentQuestion {
+	t0 := time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC)
+	rec := func(id string, h int, ch engine.Channel, tp engine.Touchpoint, st engine.Status) engine.ConsentRecord {
+		return engine.ConsentRecord{ID: id, User: "u-1001", Purpose: engine.PurposeMarketing, Channel: ch,
+			Touchpoint: tp, Status: st, NoticeVersion: "2025-01", Source: "app",
+			RecordedAt: t0.Add(time.Duration(h) * time.Hour)}
+	}
+	records := []engine.ConsentRecord{
+		rec("cr-0001", 0, "", "", engine.StatusGranted),
+		rec("cr-0002", 200, engine.ChannelPush, "", engine.StatusWithdrawn),
+		rec("cr-0003", 900, engine.ChannelEmail, engine.TouchpointWeb, engine.StatusGranted),
+		rec("cr-0004", 1500, engine.ChannelSMS, "", engine.StatusDenied),
+		rec("cr-0005", 3000, engine.ChannelPush, engine.TouchpointApp, engine.StatusGranted),
+		rec("cr-0006", 4000, engine.ChannelInApp, "", engine.StatusGranted),
+	}
+	records[5].ExpiresAt = t0.Add(5000 * time.Hour)
+	return engine.ConsentQuestion{
+		Scope:   engine.Scope{Purpose: engine.PurposeMarketing, Channel: engine.ChannelPush, Touchpoint: engine.TouchpointApp},
+		Subject: engine.Subject{},
+		Notice:  engine.NoticeRule{Valid: []string{"2025-01", "2025-06"}},
+		Records: records,
+		Now:     t0.Add(6000 * time.Hour),
+	}
+}
+
+// BenchmarkConsentRego is a full consent decision through the policy, as the
+// engine asks it for each recommendation and send: input built from the
+// engine types (its records cached from earlier decisions), one evaluation,
+// the verdict read back.
+func BenchmarkConsentRego(b *testing.B) {
+	s := newSet(b)
+	q := benchQuestion()
+	ctx := context.Background()
+	v, err := s.Consent(ctx, q)
+	if err != nil || !v.Allow || v.RecordID != "cr-0005" {
+		b.Fatalf("Consent = %+v, %v; want allowed by cr-0005", v, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Consent(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConsentRegoCold is BenchmarkConsentRego with ledgers the set has
+// not seen recently: every record's input term is built anew, as for the
+// first decision about a user.
+func BenchmarkConsentRegoCold(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	// More records than the input cache keeps, asked about in turn.
+	qs := make([]engine.ConsentQuestion, 8192)
+	for i := range qs {
+		qs[i] = benchQuestion()
+		qs[i].Records = slices.Clone(qs[i].Records)
+		for j := range qs[i].Records {
+			qs[i].Records[j].ID = fmt.Sprintf("cr-%d-%d", i, j)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Consent(ctx, qs[i%len(qs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkConsentFold is the hand-written reference on the same question.
+func BenchmarkConsentFold(b *testing.B) {
+	q := benchQuestion()
+	if r := engine.Fold(q.Records, q.Scope, q.Subject, q.Notice, q.Now); !r.Allowed || r.RecordID != "cr-0005" {
+		b.Fatalf("Fold = %+v; want allowed by cr-0005", r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		engine.Fold(q.Records, q.Scope, q.Subject, q.Notice, q.Now)
+	}
+}
+
+// BenchmarkAuthorize is the memoized path every HTTP request takes.
+func BenchmarkAuthorize(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	r := engine.AccessRequest{Role: engine.RoleShopper, Subject: "u-1001", Action: "consents.write", Owner: "u-1001"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := s.Authorize(ctx, r); err != nil || !v.Allow {
+			b.Fatalf("Authorize = %+v, %v", v, err)
+		}
+	}
+}
+
+// BenchmarkAuthorizeUncached evaluates the authz policy every time, as the
+// first request of a (role, action, relation) after a change of policy does.
+func BenchmarkAuthorizeUncached(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	r := engine.AccessRequest{Role: engine.RoleShopper, Subject: "u-1001", Action: "consents.write", Owner: "u-1001"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := policies.AuthorizeUncached(s, ctx, r); err != nil || !v.Allow {
+			b.Fatalf("Authorize = %+v, %v", v, err)
+		}
+	}
+}
+
+func BenchmarkCollect(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	r := engine.CollectRequest{EventType: "view", Touchpoint: engine.TouchpointApp, Signal: engine.SignalBrowsing, SignalAllowed: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := s.Collect(ctx, r); err != nil || !v.Allow {
+			b.Fatalf("Collect = %+v, %v", v, err)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package policies
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"heed/engine"
+)
+
+// Authorize decides whether r's caller may perform r.Action on r.Owner's
+// data (data.heed.authz.decision). Verdicts are memoized per policy set by
+// role, action and how subject and owner relate, which is all the policy
+// may depend on (authz.rego says so); the memo dies with the set on
+// Replace. It returns ctx's error if ctx is done before an evaluation
+// starts, and an error if the policy fails to evaluate.
+func (s *Set) Authorize(ctx context.Context, r engine.AccessRequest) (engine.Verdict, error) {
+	return s.authorize(ctx, s.cur.Load(), r)
+}
+
+func (s *Set) authorize(ctx context.Context, snap *snapshot, r engine.AccessRequest) (engine.Verdict, error) {
+	k := authzKey{role: r.Role, action: r.Action,
+		own: r.Subject == r.Owner, noOwner: r.Owner == "", noSubj: r.Subject == ""}
+	v, ok := snap.authzMemo.get(k)
+	if !ok {
+		var err error
+		if v, err = s.verdict(ctx, snap, &snap.authz, s.in.authz(r)); err != nil {
+			return engine.Verdict{}, err
+		}
+		snap.authzMemo.put(k, v)
+	}
+	v.Reasons = slices.Clone(v.Reasons) // the memo's copy stays intact
+	return v, nil
+}
+
+// Consent decides whether q's ledger allows the action now
+// (data.heed.consent.decision), with the state in force and the deciding
+// record. Reasons holds one reason: engine.ReasonGranted, ReasonNoConsent,
+// ReasonDenied, ReasonWithdrawn, ReasonNeedsReconsent or ReasonMinor (or
+// "unknown_status" for a record whose status is none of the recordable
+// ones). Errors as for Authorize.
+func (s *Set) Consent(ctx context.Context, q engine.ConsentQuestion) (engine.Verdict, error) {
+	return s.consent(ctx, s.cur.Load(), q)
+}
+
+func (s *Set) consent(ctx context.Context, snap *snapshot, q engine.ConsentQuestion) (engine.Verdict, error) {
+	d, err := s.eval(ctx, snap, &snap.consent, s.in.consent(q))
+	if err != nil {
+		return engine.Verdict{}, err
+	}
+	allow, err1 := d.boolean("allow")
+	status, err2 := d.str("status")
+	reason, err3 := d.str("reason")
+	id, err4 := d.str("record_id")
+	if err := cmp.Or(err1, err2, err3, err4); err != nil {
+		return engine.Verdict{}, err
+	}
+	return engine.Verdict{Allow: allow, Status: engine.Status(status), Reasons: []string{reason}, RecordID: id}, nil
+}
+
+// ConsentWrite decides whether w's records may be appended to the ledger
+// (data.heed.consent.write_decision): a minor's grant must be recorded by
+// the guardian, with guardian evidence. Errors as for Authorize.
+func (s *Set) ConsentWrite(ctx context.Context, w engine.ConsentWrite) (engine.Verdict, error) {
+	snap := s.cur.Load()
+	return s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(w))
+}
+
+// Collect decides whether an event may be stored
+// (data.heed.collect.decision). Reasons says why it is kept ("contract",
+// "signal_consent", "analytics_consent") or dropped. Verdicts are memoized
+// per policy set by the whole request, which takes few distinct values, so
+// that event imports do not evaluate the policy per event. Errors as for
+// Authorize.
+func (s *Set) Collect(ctx context.Context, r engine.CollectRequest) (engine.Verdict, error) {
+	snap := s.cur.Load()
+	v, ok := snap.collectMemo.get(r)
+	if !ok {
+		var err error
+		if v, err = s.verdict(ctx, snap, &snap.collect, s.in.collect(r)); err != nil {
+			return engine.Verdict{}, err
+		}
+		snap.collectMemo.put(r, v)
+	}
+	v.Reasons = slices.Clone(v.Reasons)
+	return v, nil
+}
+
+// verdict evaluates an entrypoint that answers {"allow": bool, "reasons":
+// set of strings}; reasons come back sorted.
+func (s *Set) verdict(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQuery, input ast.Value) (engine.Verdict, error) {
+	d, err := s.eval(ctx, snap, pq, input)
+	if err != nil {
+		return engine.Verdict{}, err
+	}
+	allow, err1 := d.boolean("allow")
+	reasons, err2 := d.strs("reasons")
+	if err := cmp.Or(err1, err2); err != nil {
+		return engine.Verdict{}, err
+	}
+	return engine.Verdict{Allow: allow, Reasons: reasons}, nil
+}
+
+// eval evaluates a prepared entrypoint of snap on input and returns the
+// decision object.
+func (s *Set) eval(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQuery, input ast.Value) (decision, error) {
+	if err := ctx.Err(); err != nil {
+		return decision{}, err
+	}
+	c := s.caches.Get().(*pooledCache)
+	defer func() {
+		c.cache.reset()
+		s.caches.Put(c)
+	}()
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input), c.option,
+		snap.txnOption, s.opts[0], s.opts[1], s.opts[2], s.opts[3], s.opts[4])
+	if err != nil {
+		return decision{}, fmt.Errorf("evaluate policy: %w", err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return decision{}, errors.New("evaluate policy: the decision is undefined")
+	}
+	t, _ := rs[0].Expressions[0].Value.(*ast.Term)
+	if t == nil {
+		return decision{}, errors.New("evaluate policy: the decision is not a term")
+	}
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return decision{}, fmt.Errorf("evaluate policy: the decision is %s, not an object", ast.ValueName(t.Value))
+	}
+	return decision{obj: obj, in: s.in}, nil
+}
+
+// A pooledCache is an evaluation cache with the option that passes it.
+type pooledCache struct {
+	cache  *evalCache
+	option rego.EvalOption
+}
+
+func newPooledCache() any {
+	c := newEvalCache()
+	return &pooledCache{cache: c, option: rego.EvalVirtualCache(c)}
+}
+
+// asTerm makes OPA hand back results as ast terms, which the Gate methods
+// read directly, rather than converting them to Go values first.
+func asTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// A decision is the object an entrypoint answers.
+type decision struct {
+	obj ast.Object
+	in  *inputs // for the shared key terms
+}
+
+func (d decision) get(key string) (ast.Value, error) {
+	t := d.obj.Get(d.in.key(key))
+	if t == nil {
+		return nil, fmt.Errorf("evaluate policy: the decision has no %q", key)
+	}
+	return t.Value, nil
+}
+
+func (d decision) boolean(key string) (bool, error) {
+	v, err := d.get(key)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(ast.Boolean)
+	if !ok {
+		return false, typeError(key, v, "a boolean")
+	}
+	return bool(b), nil
+}
+
+func (d decision) str(key string) (string, error) {
+	v, err := d.get(key)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(ast.String)
+	if !ok {
+		return "", typeError(key, v, "a string")
+	}
+	return string(s), nil
+}
+
+// strs reads a set or array of strings.
+func (d decision) strs(key string) ([]string, error) {
+	v, err := d.get(key)
+	if err != nil {
+		return nil, err
+	}
+	var elems []*ast.Term
+	switch c := v.(type) {
+	case ast.Set:
+		elems = c.Slice()
+	case *ast.Array:
+		for i := range c.Len() {
+			elems = append(elems, c.Elem(i))
+		}
+	default:
+		return nil, typeError(key, v, "a set of strings")
+	}
+	var out []string
+	for _, e := range elems {
+		s, ok := e.Value.(ast.String)
+		if !ok {
+			return nil, typeError(key, v, "a set of strings")
+		}
+		out = append(out, string(s))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func typeError(key string, v ast.Value, want string) error {
+	return fmt.Errorf("evaluate policy: the decision's %q is %s, not %s", key, ast.ValueName(v), want)
+}

@@ -1,0 +1,237 @@
+package policies
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+
+	"heed/engine"
+)
+
+// Entrypoints: the documents the Gate methods evaluate. A policy set must
+// define each of them.
+const (
+	authzPath        = "data.heed.authz.decision"
+	consentPath      = "data.heed.consent.decision"
+	consentWritePath = "data.heed.consent.write_decision"
+	collectPath      = "data.heed.collect.decision"
+)
+
+// A snapshot is one compiled policy set. It is immutable once built, except
+// for the authz memo, which only ever caches what the set would answer.
+type snapshot struct {
+	revision string
+	modules  map[string]string
+	tests    int // Rego tests run and passed
+
+	compiler *ast.Compiler // the modules other than tests, compiled
+	store    storage.Store // empty: policies take everything from input
+
+	// txnOption passes every evaluation one read transaction on store,
+	// opened at build and never closed, instead of one per evaluation. That
+	// is safe because the store is never written: an inmem read transaction
+	// only holds a read lock and reads are free of side effects.
+	txnOption rego.EvalOption
+
+	authz, consent, consentWrite, collect rego.PreparedEvalQuery
+
+	authzMemo   memo[authzKey]
+	collectMemo memo[engine.CollectRequest] // the whole request is the key
+}
+
+// build compiles modules into a snapshot: parse, compile, check the
+// entrypoints, prepare one query per entrypoint, try each on a sample input,
+// and run every Rego test. Any failure is a *engine.PolicyError listing all
+// that went wrong at the first failing step.
+func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, error) {
+	parsed, errs := parseModules(modules)
+	if len(errs) > 0 {
+		return nil, &engine.PolicyError{Errors: errs}
+	}
+
+	// Test modules take no part in decisions: they are compiled, with the
+	// rest, only by the test runner.
+	policy := make(map[string]*ast.Module, len(parsed))
+	for name, m := range parsed {
+		if !strings.HasSuffix(name, "_test") {
+			policy[name] = m
+		}
+	}
+	caps := capabilities()
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithCapabilities(caps)
+	if compiler.Compile(policy); compiler.Failed() {
+		return nil, &engine.PolicyError{Errors: astErrors(compiler.Errors)}
+	}
+
+	snap := &snapshot{revision: revision(modules), modules: modules, compiler: compiler,
+		store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))}
+	txn, err := snap.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open policy store: %w", err)
+	}
+	snap.txnOption = rego.EvalTransaction(txn)
+	for _, e := range []struct {
+		path string
+		pq   *rego.PreparedEvalQuery
+	}{
+		{authzPath, &snap.authz},
+		{consentPath, &snap.consent},
+		{consentWritePath, &snap.consentWrite},
+		{collectPath, &snap.collect},
+	} {
+		if len(compiler.GetRulesExact(ast.MustParseRef(e.path))) == 0 {
+			errs = append(errs, fmt.Sprintf("entrypoint %s is not defined", e.path))
+			continue
+		}
+		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(e.path)).PrepareForEval(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", e.path, err))
+			continue
+		}
+		*e.pq = pq
+	}
+	if len(errs) > 0 {
+		return nil, &engine.PolicyError{Errors: errs}
+	}
+	if errs := s.smoke(ctx, snap); len(errs) > 0 {
+		return nil, &engine.PolicyError{Errors: errs}
+	}
+
+	n, errs, err := runTests(ctx, parsed, caps)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, &engine.PolicyError{Errors: errs}
+	}
+	snap.tests = n
+	return snap, nil
+}
+
+// parseModules parses each module as Rego v1, keyed by name, and lists the
+// syntax errors.
+func parseModules(modules map[string]string) (map[string]*ast.Module, []string) {
+	parsed := make(map[string]*ast.Module, len(modules))
+	var errs []string
+	for _, name := range sortedKeys(modules) {
+		m, err := ast.ParseModuleWithOpts(name+".rego", modules[name],
+			ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			errs = append(errs, astErrors(err)...)
+			continue
+		}
+		parsed[name] = m
+	}
+	return parsed, errs
+}
+
+// smoke evaluates each entrypoint once on a sample input, so that a set
+// whose answers do not have the shape the Gate methods read is refused
+// rather than failing every later decision.
+func (s *Set) smoke(ctx context.Context, snap *snapshot) []string {
+	var errs []string
+	check := func(path string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("entrypoint %s on a sample input: %v", path, err))
+		}
+	}
+	_, err := s.authorize(ctx, snap, engine.AccessRequest{Role: engine.RoleAdmin, Action: "users.read"})
+	check(authzPath, err)
+	_, err = s.consent(ctx, snap, engine.ConsentQuestion{
+		Scope: engine.Scope{Purpose: engine.PurposeMarketing, Channel: engine.ChannelEmail},
+		Records: []engine.ConsentRecord{{ID: "sample", Purpose: engine.PurposeMarketing,
+			Status: engine.StatusGranted}},
+	})
+	check(consentPath, err)
+	_, err = s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(engine.ConsentWrite{
+		Role: engine.RoleStorefront, Records: []engine.ConsentRecord{{Status: engine.StatusGranted}}}))
+	check(consentWritePath, err)
+	_, err = s.verdict(ctx, snap, &snap.collect, s.in.collect(engine.CollectRequest{EventType: "purchase"}))
+	check(collectPath, err)
+	return errs
+}
+
+// capabilities are OPA's, less the non-deterministic built-ins (http.send,
+// net.lookup_ip_addr, time.now_ns, rand.intn, uuid.rfc4122, opa.runtime...).
+// A decision must be a function of its input alone (input.now is the
+// clock), which is also what lets Authorize memoize verdicts, and a module
+// replaced at run time must not reach the network.
+func capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool { return b.Nondeterministic })
+	return caps
+}
+
+// runTests runs every Rego test in modules, compiled with caps, and returns
+// how many ran and the failures, as "package.test_name: FAIL" or
+// "...: ERROR <error>", sorted.
+func runTests(ctx context.Context, modules map[string]*ast.Module, caps *ast.Capabilities) (int, []string, error) {
+	ch, err := tester.NewRunner().
+		SetCompiler(ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithCapabilities(caps)).
+		SetDefaultRegoVersion(ast.RegoV1).
+		SetModules(modules).
+		RaiseBuiltinErrors(true).
+		CapturePrintOutput(false).
+		RunTests(ctx, nil)
+	if err != nil {
+		var astErrs ast.Errors
+		if errors.As(err, &astErrs) {
+			return 0, astErrors(astErrs), nil
+		}
+		return 0, nil, fmt.Errorf("run policy tests: %w", err)
+	}
+	var n int
+	var errs []string
+	for r := range ch {
+		if r.Skip {
+			continue
+		}
+		n++
+		switch {
+		case r.Error != nil:
+			errs = append(errs, fmt.Sprintf("%s.%s: ERROR %v", r.Package, r.Name, r.Error))
+		case r.Fail:
+			errs = append(errs, fmt.Sprintf("%s.%s: FAIL", r.Package, r.Name))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, nil, fmt.Errorf("run policy tests: %w", err)
+	}
+	slices.Sort(errs)
+	return n, errs, nil
+}
+
+// astErrors lists err's parts: each compile or parse error with its location.
+func astErrors(err error) []string {
+	var astErrs ast.Errors
+	if !errors.As(err, &astErrs) {
+		return []string{err.Error()}
+	}
+	out := make([]string, len(astErrs))
+	for i, e := range astErrs {
+		out[i] = e.Error()
+	}
+	return out
+}
+
+// revision returns a short hash of the modules, in name order.
+func revision(modules map[string]string) string {
+	h := sha256.New()
+	for _, name := range sortedKeys(modules) {
+		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", name, len(modules[name]), modules[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
