@@ -37,7 +37,7 @@ type Service struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
-	notices map[Purpose]NoticeRule // guarded by mu; nil until loaded
+	notices *noticeCache // guarded by mu; nil until loaded
 }
 
 // NewService returns a Service over store and gate.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // MaxConsentBatch bounds the records of one POST.
@@ -96,32 +97,29 @@ func proofless(rs []ConsentRecord) []ConsentRecord {
 // checkNoticeVersions rejects a grant that names a notice version never
 // published for its purpose (when the purpose has published notices).
 func (s *Service) checkNoticeVersions(ctx context.Context, records []ConsentRecord) error {
-	notices, err := s.store.Notices(ctx)
+	nc, err := s.noticeCache(ctx)
 	if err != nil {
 		return err
 	}
 	var ps problems
 	for i, r := range records {
-		if r.NoticeVersion == "" {
-			continue
-		}
-		known, any := false, false
-		for _, n := range notices {
-			if n.Purpose == r.Purpose {
-				any = true
-				known = known || n.Version == r.NoticeVersion
-			}
-		}
-		if any && !known {
+		versions, any := nc.published[r.Purpose]
+		if r.NoticeVersion != "" && any && !versions[r.NoticeVersion] {
 			ps.add(fmt.Sprintf("records[%d].notice_version", i), "notice version %q was never published for %s", r.NoticeVersion, r.Purpose)
 		}
 	}
 	return ps.err()
 }
 
-// noticeRules returns the notice rule of every purpose, cached until the
-// next notice is published.
-func (s *Service) noticeRules(ctx context.Context) (map[Purpose]NoticeRule, error) {
+// noticeCache holds what consent decisions need to know of the notices.
+type noticeCache struct {
+	rules     map[Purpose]NoticeRule
+	published map[Purpose]map[string]bool
+}
+
+// noticeCache returns the notices' rules and versions, loaded once and
+// again after each publication.
+func (s *Service) noticeCache(ctx context.Context) (*noticeCache, error) {
 	s.mu.Lock() // held while loading, so a publish cannot interleave with a stale load
 	defer s.mu.Unlock()
 	if s.notices != nil {
@@ -131,8 +129,23 @@ func (s *Service) noticeRules(ctx context.Context) (map[Purpose]NoticeRule, erro
 	if err != nil {
 		return nil, err
 	}
-	s.notices = NoticeRules(notices)
-	return s.notices, nil
+	nc := &noticeCache{rules: NoticeRules(notices), published: make(map[Purpose]map[string]bool)}
+	for _, n := range notices {
+		if nc.published[n.Purpose] == nil {
+			nc.published[n.Purpose] = make(map[string]bool)
+		}
+		nc.published[n.Purpose][n.Version] = true
+	}
+	s.notices = nc
+	return nc, nil
+}
+
+func (s *Service) noticeRules(ctx context.Context) (map[Purpose]NoticeRule, error) {
+	nc, err := s.noticeCache(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return nc.rules, nil
 }
 
 // EffectiveConsents returns the state in force at every scope id's ledger
@@ -175,7 +188,7 @@ func (s *Service) CheckConsent(ctx context.Context, id UserID, q Scope) (Consent
 	if err != nil {
 		return ConsentResult{}, Decision{}, fmt.Errorf("consent policy: %w", err)
 	}
-	d := s.decide("heed/consent/decision", id, cq, v)
+	d := s.decide("heed/consent/decision", id, loggedQuestion(cq), v)
 	res := ConsentResult{Allowed: v.Allow, Status: v.Status, Reason: firstReason(v.Reasons, ""), RecordID: v.RecordID}
 	for _, r := range records {
 		if r.ID == v.RecordID {
@@ -227,4 +240,24 @@ func (s *Service) PublishNotice(ctx context.Context, n Notice) (Notice, error) {
 // Notices lists every published notice in publication order.
 func (s *Service) Notices(ctx context.Context) ([]Notice, error) {
 	return s.store.Notices(ctx)
+}
+
+// A loggedConsentQuestion is how a consent decision's input is logged: the
+// question with the ids of the ledger records it was given rather than
+// their contents. The ledger is append-only, so the ids pin the input, and
+// the log stays small on the hottest path.
+type loggedConsentQuestion struct {
+	Scope     Scope      `json:"scope"`
+	Subject   Subject    `json:"subject"`
+	Notice    NoticeRule `json:"notice"`
+	RecordIDs []string   `json:"record_ids"`
+	Now       time.Time  `json:"now"`
+}
+
+func loggedQuestion(q ConsentQuestion) loggedConsentQuestion {
+	ids := make([]string, len(q.Records))
+	for i, r := range q.Records {
+		ids[i] = r.ID
+	}
+	return loggedConsentQuestion{Scope: q.Scope, Subject: q.Subject, Notice: q.Notice, RecordIDs: ids, Now: q.Now}
 }

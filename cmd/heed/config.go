@@ -42,6 +42,8 @@ type config struct {
 	PoliciesDir string
 	LogLevel    slog.Level
 	MaxBody     int64 // largest request body accepted, in bytes
+	// DebugAddr serves net/http/pprof when set; empty: not served.
+	DebugAddr string
 }
 
 // An apiKey is one API key and the role it holds.
@@ -72,8 +74,8 @@ const (
 
 // rawFlags holds the flag values before they are checked.
 type rawFlags struct {
-	addr, data, redis, keys, policies, logLevel, maxBody string
-	channels, changeWebhooks                             listFlag
+	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr string
+	channels, changeWebhooks                                        listFlag
 }
 
 // A listFlag is a repeatable string flag.
@@ -93,6 +95,7 @@ func newFlagSet(f *rawFlags) *flag.FlagSet {
 	fs.Var(&f.changeWebhooks, "change-webhook", "URL to push changes to (repeatable), HEED_CHANGE_WEBHOOKS")
 	fs.StringVar(&f.policies, "policies", "", "directory of Rego policies overriding the embedded ones, HEED_POLICIES")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error, HEED_LOG_LEVEL (default info)")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "address serving Go's /debug/pprof profiles, HEED_DEBUG_ADDR (default: none; keep it on loopback)")
 	fs.StringVar(&f.maxBody, "max-body", "", "largest request body, in bytes or with KiB/MiB/GiB, HEED_MAX_BODY (default 1MiB)")
 	return fs
 }
@@ -196,6 +199,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			check(fmt.Errorf("%s: %v", src, err))
 		}
 		cfg.MaxBody = n
+	}
+	if v, src := setting("debug-addr", f.debugAddr, "HEED_DEBUG_ADDR"); v != "" {
+		cfg.DebugAddr = v
+		check(checkAddr(src, v))
 	}
 	if len(errs) > 0 {
 		return config{}, errors.Join(errs...)

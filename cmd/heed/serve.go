@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,6 +25,17 @@ import (
 	"heed/engine/badgerstore"
 	"heed/policies"
 )
+
+// pprofMux serves Go's profiles, for --debug-addr.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
 
 // serve runs heed serve until ctx is done. Shutdown order: the HTTP server
 // (in-flight requests finish), the change dispatcher, then the store, then
@@ -120,6 +132,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return disp.Run(gctx) })
+	if cfg.DebugAddr != "" {
+		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		log.InfoContext(ctx, "serving Go profiles on /debug/pprof/", "addr", cfg.DebugAddr)
+		g.Go(func() error {
+			if err := dbg.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("debug server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { <-gctx.Done(); return dbg.Close() })
+	}
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():
