@@ -86,7 +86,15 @@ func (s *Service) Erase(ctx context.Context, id UserID) (ErasureProof, error) {
 		return ErasureProof{}, err
 	}
 	now := s.now()
-	proof := ErasureProof{SubjectHash: s.SubjectHash(id), ErasedAt: now, DecisionID: DecisionIDFrom(ctx)}
+	hash := s.SubjectHash(id)
+	// The erasure's own decision record names the subject only by its hash,
+	// so that it survives the erasure of everything logged under the id.
+	a := ActorFrom(ctx)
+	d := Decision{ID: NewID("dec_"), At: now, Path: "heed/erasure", Revision: s.gate.Revision(), Allow: true,
+		Input:  map[string]any{"action": "users.erase", "role": a.Role, "subject_hash": hash},
+		Result: map[string]any{"allow": true, "authorized_by": DecisionIDFrom(ctx)}}
+	s.store.LogDecision(d)
+	proof := ErasureProof{SubjectHash: hash, ErasedAt: now, DecisionID: d.ID}
 	for _, r := range records {
 		proof.Records = append(proof.Records, ProofRecord{ID: r.ID, Scope: r.Scope(), Status: r.Status,
 			NoticeVersion: r.NoticeVersion, Actor: r.Actor, RecordedAt: r.RecordedAt})

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +26,10 @@ import (
 	"heed/engine/badgerstore"
 	"heed/policies"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// is set.
+const defaultMemoryLimit = 200 << 20
 
 // pprofMux serves Go's profiles, for --debug-addr.
 func pprofMux() *http.ServeMux {
@@ -42,6 +47,12 @@ func pprofMux() *http.ServeMux {
 // the private Redis.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Badger's builders and caches grow the heap in bursts; a soft limit
+		// makes the collector work harder instead, keeping heed under its
+		// memory budget (docs/BENCHMARKS.md). GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}

@@ -1,0 +1,141 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"heed/engine"
+)
+
+// Activity page sizes.
+const (
+	defaultActivityLimit = 50
+	maxActivityLimit     = 1000
+)
+
+// activitySuffixLen is the length of <^at><^seq> after a/<user>\x00.
+const activitySuffixLen = 16
+
+// writeEffects writes fx in txn: the usage-log entries of users that exist
+// (as seen by txn, so a user the transaction deleted gets none) and the
+// outbox items.
+func (db *DB) writeEffects(txn *badger.Txn, fx engine.Effects) error {
+	if err := db.putActivity(txn, fx.Activity); err != nil {
+		return err
+	}
+	for _, it := range fx.Outbox {
+		if err := putOutbox(txn, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putActivity writes entries in txn, skipping those of unknown users. An
+// entry without a time gets the current time.
+func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry) error {
+	var known map[engine.UserID]bool
+	for _, e := range entries {
+		ok, seen := known[e.User]
+		if !seen {
+			var err error
+			if ok, err = exists(txn, userKey(pUser, e.User)); err != nil {
+				return err
+			}
+			if known == nil {
+				known = make(map[engine.UserID]bool)
+			}
+			known[e.User] = ok
+		}
+		if !ok {
+			continue
+		}
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		k := activityKey(e.User, timeKey(e.At), db.seq.next(0))
+		if err := setJSON(txn, k, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// activityKey is a/<user>\x00<^at><^seq>: a forward scan is newest first,
+// and entries of the same time come latest-appended first.
+func activityKey(id engine.UserID, at, seq uint64) []byte {
+	b := userRange(pActivity, id)
+	b = binary.BigEndian.AppendUint64(b, ^at)
+	return binary.BigEndian.AppendUint64(b, ^seq)
+}
+
+// AppendActivity adds entries to their users' usage logs, on disk when it
+// returns. Entries of users that do not exist are ignored.
+func (db *DB) AppendActivity(ctx context.Context, entries ...engine.ActivityEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := db.update(ctx, func(txn *badger.Txn) error { return db.putActivity(txn, entries) })
+	if err != nil {
+		return fmt.Errorf("append activity: %w", err)
+	}
+	return nil
+}
+
+// Activity returns up to limit entries of the usage log of id, newest
+// first, starting at cursor ("" for the newest), and the cursor of the next
+// page, "" when there is none. A limit <= 0 means 50; at most 1000 are
+// returned. Returns ErrNotFound for an unknown user, and a
+// *engine.ValidationError (ErrInvalid) on field "cursor" for a cursor this
+// method did not return.
+func (db *DB) Activity(ctx context.Context, id engine.UserID, cursor string, limit int) ([]engine.ActivityEntry, string, error) {
+	prefix := userRange(pActivity, id)
+	start := prefix
+	if cursor != "" {
+		suffix, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(suffix) != activitySuffixLen {
+			return nil, "", engine.Invalid("cursor", "is not a cursor returned by a previous page")
+		}
+		start = append(prefix[:len(prefix):len(prefix)], suffix...)
+	}
+	switch {
+	case limit <= 0:
+		limit = defaultActivityLimit
+	case limit > maxActivityLimit:
+		limit = maxActivityLimit
+	}
+	out := []engine.ActivityEntry{}
+	var next string
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := mustExist(txn, id); err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			if len(out) == limit {
+				next = base64.RawURLEncoding.EncodeToString(item.Key()[len(prefix):])
+				return nil
+			}
+			var e engine.ActivityEntry
+			if err := item.Value(func(v []byte) error { return unmarshal(item.Key(), v, &e) }); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("activity of %s: %w", id, err)
+	}
+	return out, next, nil
+}

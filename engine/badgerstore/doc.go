@@ -1,0 +1,71 @@
+// Package badgerstore is heed's persistence on an embedded Badger database.
+// Open returns a *DB that satisfies engine.Store, plus the methods the change
+// dispatcher (outbox), the events pipeline (AddInterests) and /readyz (Ping)
+// need. It defines no interface of its own.
+//
+// # Durability
+//
+// The database is opened with SyncWrites, so every method that writes and
+// returns nil has its write on disk. Badger queues the commits of concurrent
+// transactions to one writer goroutine, so concurrent writers share its
+// work. The decision log is the exception: LogDecision only queues, and a
+// background writer stores decisions in batches (see decision.go).
+//
+// # Memory
+//
+// Options documents how the defaults keep Badger's heap small (8 MB
+// memtables, 1 MB tables, a 16 MB block cache); load_test.go measures a
+// load of 1M users and 10M records. Badger memory-maps its tables, so pages
+// of table files also count in the resident set; they are page cache, and
+// a maintenance goroutine releases them from the process every
+// Options.TrimInterval (trim_linux.go).
+//
+// # Key layout (schema version 1)
+//
+// Keys are a short type prefix, then their parts. A user id, identity type or
+// value is never empty and never holds a NUL byte (engine validation forbids
+// control characters), so NUL ends a part and no user's prefix is the prefix
+// of another's.
+//
+//	m/schema                                 schema version, decimal ("1")
+//	u/<user>                                 engine.User as JSON, without Identities
+//	s/<user>                                 last ledger sequence of the user (8 bytes)
+//	i/<type>\x00<value>                      owner's user id
+//	ui/<user>\x00<type>\x00<value>           empty: the user's identities
+//	c/<user>\x00<purpose><seq>               one consent record (binary, codec.go)
+//	n/<seq>                                  engine.Notice as JSON, publication order
+//	nk/<purpose>\x00<version>                empty: the notice exists
+//	f/<user>                                 engine.Preferences as JSON
+//	t/<user>                                 engine.Interests as JSON
+//	a/<user>\x00<^at><^seq>                  engine.ActivityEntry as JSON, newest first
+//	d/<decision id>                          engine.Decision as JSON, with a TTL
+//	du/<user>\x00<decision id>               empty, same TTL: decisions about a user
+//	p/<subject hash>                         engine.ErasureProof as JSON
+//	pm/<name>                                policy module text
+//	o/<next-at><item id>                     engine.OutboxItem as JSON, due order
+//	oi/<item id>                             <next-at> of the item's o/ key (8 bytes)
+//	od/<item id>                             dead-lettered engine.OutboxItem as JSON
+//	e/<user>                                 pending purge of a removed user (see below)
+//
+// <seq> is an 8-byte big-endian sequence from a process-wide generator that
+// returns max(now in ns, last+1); a user's records also stay above s/<user>,
+// so within a user, key order is append order across restarts and clock
+// steps. <purpose> is one byte: 1 personalization, 2 marketing, 3 analytics,
+// 4 third_party_sharing. Records of one purpose are therefore one contiguous,
+// ordered range (the hot path of /consents/check); reading every purpose
+// merges the ranges by <seq>. <next-at> is the item's NextAt in Unix ns as an
+// 8-byte big-endian number with the sign bit flipped (0 for the zero time),
+// so o/ keys sort by due time. <^at> and <^seq> are the bitwise complements
+// of the entry's time key and of a sequence, so a forward scan is newest first.
+//
+// # Removing users
+//
+// Erase and Merge first remove a user in one transaction that touches only a
+// bounded set of keys (profile, identities, preferences, interests, and for
+// Merge the ledger), and record e/<user>. What can grow without bound
+// (ledger on erasure, usage log, the decision index) is then purged or moved
+// in smaller transactions; e/<user> holds the merge survivor, or is empty for
+// an erasure. Until e/<user> is gone, that id reads as unknown; PutUser of the
+// same id finishes the purge first, and Open resumes any purge a crash
+// interrupted.
+package badgerstore
