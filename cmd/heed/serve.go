@@ -98,6 +98,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	}
 	pol, err := policies.New(ctx, policies.Options{Dir: cfg.PoliciesDir, Overrides: overrides}, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting: a clean stop
+		}
 		return fmt.Errorf("policies: %w", err)
 	}
 	log.InfoContext(ctx, "policies loaded", "revision", pol.Revision(), "modules", len(pol.Modules()))

@@ -1,11 +1,14 @@
-// Command heedload seeds a running heed with synthetic users and consent
-// records through its HTTP API, for load and memory measurements
-// (scripts/bench-http.sh drives it, then wrk).
+// Command heedload loads a running heed through its HTTP API, for the load
+// and memory figures of docs/BENCHMARKS.md (scripts/bench-http.sh drives it).
 //
-//	heedload -addr http://127.0.0.1:8080 -key ADMIN_KEY -users 1000000 -records 10
+//	heedload seed -key KEY -users 1000000 -records 10
+//	heedload attack -key KEY -users 1000000 -target check -rate 8000 -conns 64 -duration 20s
 //
-// Users are named u0, u1, ...; each gets -records consent records over
+// seed creates users u0, u1, ..., each with -records consent records over
 // marketing channels and personalization signals, in one request per user.
+// attack sends requests at a constant rate (open loop, with vegeta, so a slow
+// answer does not slow the sender down and hide its own latency) and prints
+// throughput and latency percentiles.
 package main
 
 import (
@@ -33,7 +36,20 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("heedload", flag.ContinueOnError)
+	if len(args) == 0 {
+		return fmt.Errorf("usage: heedload seed|attack [flags]")
+	}
+	switch args[0] {
+	case "seed":
+		return seed(ctx, args[1:], out)
+	case "attack":
+		return attack(ctx, args[1:], out)
+	}
+	return fmt.Errorf("unknown mode %q: want seed or attack", args[0])
+}
+
+func seed(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("heedload seed", flag.ContinueOnError)
 	addr := fs.String("addr", "http://127.0.0.1:8080", "heed base URL")
 	key := fs.String("key", os.Getenv("HEED_KEY"), "storefront or admin API key")
 	users := fs.Int("users", 1000, "number of users to create")
