@@ -25,6 +25,9 @@ type Store interface {
 	// Consents returns id's ledger in append order; with purpose set, only
 	// that purpose's records.
 	Consents(ctx context.Context, id UserID, purpose Purpose) ([]ConsentRecord, error)
+	// ConsentSubject returns, in one read, the facts about id that consent
+	// depends on and id's records of purpose in append order.
+	ConsentSubject(ctx context.Context, id UserID, purpose Purpose) (Subject, []ConsentRecord, error)
 
 	PutNotice(ctx context.Context, n Notice) error
 	// Notices returns every notice in publication order.

@@ -171,11 +171,7 @@ func (s *Service) CheckConsent(ctx context.Context, id UserID, q Scope) (Consent
 	if err := q.Validate(); err != nil {
 		return ConsentResult{}, Decision{}, err
 	}
-	u, err := s.store.User(ctx, id)
-	if err != nil {
-		return ConsentResult{}, Decision{}, err
-	}
-	records, err := s.store.Consents(ctx, id, q.Purpose)
+	subj, records, err := s.store.ConsentSubject(ctx, id, q.Purpose)
 	if err != nil {
 		return ConsentResult{}, Decision{}, err
 	}
@@ -183,7 +179,7 @@ func (s *Service) CheckConsent(ctx context.Context, id UserID, q Scope) (Consent
 	if err != nil {
 		return ConsentResult{}, Decision{}, err
 	}
-	cq := ConsentQuestion{Scope: q, Subject: u.Subject(), Notice: rules[q.Purpose], Records: records, Now: s.now()}
+	cq := ConsentQuestion{Scope: q, Subject: subj, Notice: rules[q.Purpose], Records: records, Now: s.now()}
 	v, err := s.gate.Consent(ctx, cq)
 	if err != nil {
 		return ConsentResult{}, Decision{}, fmt.Errorf("consent policy: %w", err)

@@ -125,6 +125,30 @@ func (db *DB) Consents(ctx context.Context, id engine.UserID, purpose engine.Pur
 	return out, nil
 }
 
+// ConsentSubject returns, in one read, the facts about id that consent
+// depends on and id's ledger records of purpose in append order: what a
+// consent decision needs, on the hottest path of the API.
+func (db *DB) ConsentSubject(ctx context.Context, id engine.UserID, purpose engine.Purpose) (engine.Subject, []engine.ConsentRecord, error) {
+	code, ok := purposeCodes[purpose]
+	if !ok {
+		return engine.Subject{}, nil, engine.Invalid("purpose", "unknown purpose %q; want one of %v", purpose, engine.Purposes)
+	}
+	var subj engine.Subject
+	var out []engine.ConsentRecord
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := getJSON(txn, userKey(pUser, id), &subj); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanLedger(ctx, txn, id, append(userRange(pConsent, id), code))
+		return err
+	})
+	if err != nil {
+		return engine.Subject{}, nil, fmt.Errorf("consents of %s: %w", id, err)
+	}
+	return subj, out, nil
+}
+
 // A ledgerEntry is a decoded record with its sequence.
 type ledgerEntry struct {
 	seq uint64

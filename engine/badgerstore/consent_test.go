@@ -196,3 +196,27 @@ func TestConsentsConcurrent(t *testing.T) {
 		next[w]++
 	}
 }
+
+func TestConsentSubject(t *testing.T) {
+	db := mustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.PutUser(ctx, "kid", engine.Profile{Minor: true, GuardianConsent: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, db, "kid", rec("a", engine.PurposeMarketing, engine.StatusGranted, 1),
+		rec("b", engine.PurposeAnalytics, engine.StatusGranted, 2), rec("c", engine.PurposeMarketing, engine.StatusWithdrawn, 3))
+	subj, got, err := db.ConsentSubject(ctx, "kid", engine.PurposeMarketing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (engine.Subject{Minor: true, GuardianConsent: true}); subj != want {
+		t.Errorf("subject = %+v, want %+v", subj, want)
+	}
+	if diff := cmp.Diff([]string{"a", "c"}, ids(got)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	_, _, err = db.ConsentSubject(ctx, "nobody", engine.PurposeMarketing)
+	wantErr(t, err, engine.ErrNotFound)
+	_, _, err = db.ConsentSubject(ctx, "kid", "spying")
+	wantErr(t, err, engine.ErrInvalid)
+}
