@@ -237,3 +237,37 @@ func TestToken(t *testing.T) {
 		t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
 	}
 }
+
+// TestErasureThenReRegistration: after erasure, a user registered again
+// under the same id and identity starts empty — old consents, identities
+// and usage log do not come back (invariant 9).
+func TestErasureThenReRegistration(t *testing.T) {
+	h := newHarness(t)
+	h.mustUser("again", map[string]any{"name": "韩梅梅"})
+	phone := map[string]any{"type": "phone", "value": "+8613800000000"}
+	want(t, h.do(req{method: "POST", path: userPath("again", "/identities"), auth: storeKey, body: phone}), http.StatusCreated)
+	h.mustConsent("again", map[string]any{"purpose": "marketing", "channel": "sms", "status": "granted"})
+
+	want(t, h.do(req{method: "DELETE", path: userPath("again"), auth: storeKey}), http.StatusNoContent)
+	wantProblem(t, h.get("/v1/identities/phone/%2B8613800000000", storeKey), http.StatusNotFound)
+
+	h.mustUser("again", map[string]any{})
+	if got := h.history("again"); len(got) != 0 {
+		t.Errorf("history after re-registration = %v, want empty", got)
+	}
+	r := h.get(userPath("again", "/consents/check?purpose=marketing&channel=sms"), storeKey)
+	want(t, r, http.StatusOK)
+	if c := r.json(t); c["allowed"] != false || c["reason"] != "no_consent" {
+		t.Errorf("check after re-registration = %v, want not allowed, no_consent", c)
+	}
+	u := h.get(userPath("again"), storeKey).json(t)
+	if u["name"] != nil || u["identities"] != nil {
+		t.Errorf("user after re-registration = %v, want no name and no identities", u)
+	}
+	for _, e := range h.activity("again") {
+		if e["action"] == "consent_change" {
+			t.Errorf("old usage-log entry came back: %v", e)
+		}
+	}
+	want(t, h.do(req{method: "POST", path: userPath("again", "/identities"), auth: storeKey, body: phone}), http.StatusCreated)
+}

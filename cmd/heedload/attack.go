@@ -19,6 +19,7 @@ func attack(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", "http://127.0.0.1:8080", "heed base URL")
 	key := fs.String("key", os.Getenv("HEED_KEY"), "storefront or admin API key")
 	users := fs.Int("users", 1000, "users seeded (u0..u<n-1>)")
+	idfmt := fs.String("idfmt", "u%d", "format of the user ids, from the user's index")
 	target := fs.String("target", "check", "check (GET consents/check), write (POST one consent record) or healthz")
 	rate := fs.Int("rate", 1000, "requests per second")
 	conns := fs.Int("conns", 64, "connections (and at most as many requests in flight)")
@@ -37,14 +38,14 @@ func attack(ctx context.Context, args []string, out io.Writer) error {
 	case "check":
 		targeter = func(t *vegeta.Target) error {
 			t.Method, t.Header = "GET", hdr
-			t.URL = fmt.Sprintf("%s/v1/users/u%d/consents/check?purpose=marketing&channel=%s&touchpoint=%s",
-				*addr, rand.IntN(*users), channels[rand.IntN(4)], touchpoints[rand.IntN(3)])
+			t.URL = fmt.Sprintf("%s/v1/users/%s/consents/check?purpose=marketing&channel=%s&touchpoint=%s",
+				*addr, fmt.Sprintf(*idfmt, rand.IntN(*users)), channels[rand.IntN(4)], touchpoints[rand.IntN(3)])
 			return nil
 		}
 	case "write":
 		targeter = func(t *vegeta.Target) error {
 			t.Method, t.Header = "POST", hdr
-			t.URL = fmt.Sprintf("%s/v1/users/u%d/consents", *addr, rand.IntN(*users))
+			t.URL = fmt.Sprintf("%s/v1/users/%s/consents", *addr, fmt.Sprintf(*idfmt, rand.IntN(*users)))
 			t.Body = fmt.Appendf(nil, `{"records":[{"purpose":"marketing","channel":%q,"status":%q,"source":"load"}]}`,
 				channels[rand.IntN(4)], []string{"granted", "withdrawn"}[rand.IntN(2)])
 			return nil
