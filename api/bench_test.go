@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"heed/api"
 	"heed/engine"
@@ -102,4 +103,76 @@ func BenchmarkHTTPConsentWrite(b *testing.B) {
 				`{"records":[{"purpose":"marketing","channel":"email","status":"granted"}]}`, 201)
 		}
 	})
+}
+
+// benchService is the real Service (Badger in memory, the embedded
+// policies) with users b0..b(n-1) holding six consent records each.
+func benchService(b *testing.B, users int) (*engine.Service, *badgerstore.DB) {
+	b.Helper()
+	ctx := engine.WithActor(context.Background(), engine.Actor{Role: engine.RoleStorefront})
+	log := slog.New(slog.DiscardHandler)
+	db, err := badgerstore.Open(ctx, badgerstore.Options{InMemory: true}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	pol, err := policies.New(ctx, policies.Options{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := engine.NewService(db, pol, engine.Options{}, log)
+	for u := range users {
+		id := engine.UserID(fmt.Sprintf("b%d", u))
+		if _, err := svc.PutUser(ctx, id, engine.Profile{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.RecordConsents(ctx, id, []engine.ConsentRecord{
+			{Purpose: "marketing", Status: "granted"},
+			{Purpose: "marketing", Channel: "email", Touchpoint: "app", Status: "withdrawn"},
+			{Purpose: "marketing", Channel: "sms", Status: "granted"},
+			{Purpose: "personalization", Status: "granted"},
+			{Purpose: "marketing", Channel: "push", Status: "denied"},
+			{Purpose: "marketing", Channel: "email", Status: "granted"},
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return svc, db
+}
+
+var benchQuestion = engine.Scope{Purpose: "marketing", Channel: "email", Touchpoint: "web"}
+
+// BenchmarkServiceConsentCheck is a consent check in-process: the store
+// read and the Rego decision (logged), without HTTP.
+func BenchmarkServiceConsentCheck(b *testing.B) {
+	const users = 1000
+	svc, _ := benchService(b, users)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := svc.CheckConsent(ctx, engine.UserID(fmt.Sprintf("b%d", i%users)), benchQuestion); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreReadFold is the hand-written baseline of
+// BenchmarkServiceConsentCheck: the same store read, then engine.Fold.
+func BenchmarkStoreReadFold(b *testing.B) {
+	const users = 1000
+	_, db := benchService(b, users)
+	ctx := context.Background()
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		subj, recs, err := db.ConsentSubject(ctx, engine.UserID(fmt.Sprintf("b%d", i%users)), benchQuestion.Purpose)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !engine.Fold(recs, benchQuestion, subj, engine.NoticeRule{}, now).Allowed {
+			b.Fatal("not allowed") // the six records grant email on the web
+		}
+	}
 }

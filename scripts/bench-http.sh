@@ -49,8 +49,10 @@ wrk -t2 -c32 -d"${SECS}s" --latency -s scripts/wrk/write.lua "http://127.0.0.1:$
 attack() { ./bin/heedload attack -addr "http://127.0.0.1:$PORT" -key "$STORE" -users "$USERS" -duration "${SECS}s" "$@"; }
 echo "== open loop: GET /healthz at $CHECK_RATE/s, 64 connections (baseline)"
 attack -target healthz -rate "$CHECK_RATE" -conns 64
-echo "== open loop: GET .../consents/check at $CHECK_RATE/s, 64 connections"
-attack -target check -rate "$CHECK_RATE" -conns 64
+for rate in $((CHECK_RATE / 4)) $((CHECK_RATE / 2)) "$CHECK_RATE"; do
+  echo "== open loop: GET .../consents/check at $rate/s, 64 connections"
+  attack -target check -rate "$rate" -conns 64
+done
 echo "== open loop: POST .../consents at $WRITE_RATE/s, 32 connections"
 attack -target write -rate "$WRITE_RATE" -conns 32
 echo "== heed RSS at the end: $(rss)"
