@@ -13,6 +13,8 @@ type Store interface {
 	// PutUser creates or updates a user's profile, keeping derived fields.
 	PutUser(ctx context.Context, id UserID, p Profile, now time.Time) (User, error)
 	User(ctx context.Context, id UserID) (User, error)
+	// Subject returns the facts about id that consent depends on.
+	Subject(ctx context.Context, id UserID) (Subject, error)
 
 	// AddIdentity links ident to id. Returns an *IdentityConflict (ErrConflict)
 	// when another user holds it; linking it again to its owner is a no-op.

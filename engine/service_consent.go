@@ -29,14 +29,14 @@ func (s *Service) RecordConsents(ctx context.Context, id UserID, records []Conse
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	u, err := s.store.User(ctx, id)
+	subj, err := s.store.Subject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.checkNoticeVersions(ctx, records); err != nil {
 		return nil, err
 	}
-	w := ConsentWrite{Role: ActorFrom(ctx).Role, Subject: u.Subject(), Records: records}
+	w := ConsentWrite{Role: ActorFrom(ctx).Role, Subject: subj, Records: records}
 	v, err := s.gate.ConsentWrite(ctx, w)
 	if err != nil {
 		return nil, fmt.Errorf("consent write policy: %w", err)

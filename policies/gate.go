@@ -65,10 +65,24 @@ func (s *Set) consent(ctx context.Context, snap *snapshot, q engine.ConsentQuest
 
 // ConsentWrite decides whether w's records may be appended to the ledger
 // (data.heed.consent.write_decision): a minor's grant must be recorded by
-// the guardian, with guardian evidence. Errors as for Authorize.
+// the guardian, with guardian evidence. Verdicts for batches of up to
+// maxWriteMemo records are memoized per policy set, keyed by everything the
+// rule reads. Errors as for Authorize.
 func (s *Set) ConsentWrite(ctx context.Context, w engine.ConsentWrite) (engine.Verdict, error) {
 	snap := s.cur.Load()
-	return s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(w))
+	key, memoize := newWriteKey(w)
+	if memoize {
+		if v, ok := snap.writeMemo.get(key); ok {
+			v.Reasons = slices.Clone(v.Reasons)
+			return v, nil
+		}
+	}
+	v, err := s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(w))
+	if err == nil && memoize {
+		snap.writeMemo.put(key, v)
+		v.Reasons = slices.Clone(v.Reasons)
+	}
+	return v, err
 }
 
 // Collect decides whether an event may be stored

@@ -45,3 +45,35 @@ type authzKey struct {
 	action               string
 	own, noOwner, noSubj bool
 }
+
+// maxWriteMemo is the largest batch whose write verdict is memoized; larger
+// batches (imports) are evaluated each time.
+const maxWriteMemo = 4
+
+// A writeKey holds everything data.heed.consent.write_decision reads of a
+// batch of at most maxWriteMemo records (see its input in consent.rego).
+type writeKey struct {
+	role    engine.Role
+	subject engine.Subject
+	n       int
+	records [maxWriteMemo]writeRecordKey
+}
+
+type writeRecordKey struct {
+	purpose          engine.Purpose
+	status           engine.Status
+	actor            string
+	guardianEvidence bool
+}
+
+// newWriteKey returns w's key, or false if w is too large to memoize.
+func newWriteKey(w engine.ConsentWrite) (writeKey, bool) {
+	if len(w.Records) > maxWriteMemo {
+		return writeKey{}, false
+	}
+	k := writeKey{role: w.Role, subject: w.Subject, n: len(w.Records)}
+	for i, r := range w.Records {
+		k.records[i] = writeRecordKey{r.Purpose, r.Status, r.Actor, r.GuardianEvidence()}
+	}
+	return k, true
+}

@@ -48,6 +48,7 @@ type snapshot struct {
 
 	authzMemo   memo[authzKey]
 	collectMemo memo[engine.CollectRequest] // the whole request is the key
+	writeMemo   memo[writeKey]              // batches of up to maxWriteMemo records
 }
 
 // build compiles modules into a snapshot: parse, compile, check the

@@ -220,3 +220,16 @@ func TestConsentSubject(t *testing.T) {
 	_, _, err = db.ConsentSubject(ctx, "kid", "spying")
 	wantErr(t, err, engine.ErrInvalid)
 }
+
+func TestSubject(t *testing.T) {
+	db := mustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.PutUser(ctx, "teen", engine.Profile{Minor: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Subject(ctx, "teen"); err != nil || got != (engine.Subject{Minor: true}) {
+		t.Errorf("Subject = %+v, %v; want a minor without guardian consent", got, err)
+	}
+	_, err := db.Subject(ctx, "nobody")
+	wantErr(t, err, engine.ErrNotFound)
+}

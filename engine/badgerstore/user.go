@@ -85,6 +85,17 @@ func (db *DB) User(ctx context.Context, id engine.UserID) (engine.User, error) {
 	return u, nil
 }
 
+// Subject returns the facts about id that consent depends on, without the
+// rest of the profile (a cheaper read than User, for consent writes).
+func (db *DB) Subject(ctx context.Context, id engine.UserID) (engine.Subject, error) {
+	var subj engine.Subject
+	err := db.view(ctx, func(txn *badger.Txn) error { return getJSON(txn, userKey(pUser, id), &subj) })
+	if err != nil {
+		return engine.Subject{}, fmt.Errorf("user %s: %w", id, err)
+	}
+	return subj, nil
+}
+
 // identities lists id's identities in key order (type, then value).
 func identities(ctx context.Context, txn *badger.Txn, id engine.UserID) ([]engine.Identity, error) {
 	prefix := userRange(pUserIdent, id)
