@@ -100,3 +100,16 @@ func TestServeStartsAndStopsPrivateRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestServeCanceledWhileStarting: a stop asked for before heed serve has
+// finished starting ends it cleanly, whatever step it cut short.
+func TestServeCanceledWhileStarting(t *testing.T) {
+	needRedisServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr syncBuffer
+	args := []string{"heed", "serve", "--addr=127.0.0.1:0", "--data=" + t.TempDir()}
+	if err := run(ctx, args, env(nil), &stdout, &stderr); err != nil {
+		t.Errorf("run with a cancelled context = %v, want nil; stderr:\n%s", err, stderr.String())
+	}
+}

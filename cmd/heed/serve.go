@@ -47,6 +47,15 @@ func pprofMux() *http.ServeMux {
 // the private Redis.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	started := false
+	defer func() {
+		if err != nil && !started && ctx.Err() != nil {
+			// Asked to stop while starting: whatever step was cut short, it
+			// is a clean stop, not a failure.
+			log.Info("heed stopped while starting", "step_error", err.Error())
+			err = nil
+		}
+	}()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Badger's builders and caches grow the heap in bursts; a soft limit
 		// makes the collector work harder instead, keeping heed under its
@@ -98,9 +107,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	}
 	pol, err := policies.New(ctx, policies.Options{Dir: cfg.PoliciesDir, Overrides: overrides}, log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil // asked to stop while starting: a clean stop
-		}
 		return fmt.Errorf("policies: %w", err)
 	}
 	log.InfoContext(ctx, "policies loaded", "revision", pol.Revision(), "modules", len(pol.Modules()))
@@ -131,6 +137,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.InfoContext(ctx, "heed is serving", "addr", ln.Addr().String(), "version", version)
+	started = true
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
