@@ -120,16 +120,15 @@ func (o Options) badgerOptions(log *slog.Logger) badger.Options {
 		// Memory and CPU: two compactors (the minimum Badger allows), one
 		// per core of the 2-core target machine.
 		WithNumCompactors(2).
-		// Values up to 256 bytes (consent records: ~120 bytes; profiles,
-		// sequence keys, index entries) stay in the LSM tree, so the hot
-		// reads take no second lookup in the value log. Larger ones go to the
-		// value log: above all the decision log, two entries of 300-600 bytes
-		// per request, which in the tree would flush and compact a memtable
-		// every few seconds under load (measured: Badger's table builders
-		// then held ~90 MB of heap and the collector most of a core).
-		WithValueThreshold(256).
-		// Value log files of 64 MB instead of 1 GB: expired decisions are
-		// reclaimed file by file by GC, so smaller files free space sooner.
+		// Values up to 1 KB (consent records, profiles, preferences, activity
+		// entries, decision-index entries: all well under it) stay in the LSM
+		// tree, so reads take no second lookup in the value log. The decision
+		// log itself, two entries per request, is not in Badger at all
+		// (segments.go).
+		WithValueThreshold(1 << 10).
+		// Value log files of 64 MB instead of 1 GB: the value log holds only
+		// the rare large value (big evidence, policy modules), and GC
+		// reclaims it file by file, so smaller files free space sooner.
 		WithValueLogFileSize(64 << 20).
 		// Keep Badger's operational logs in our logger; Info is demoted to
 		// Debug because Badger logs every flush and compaction at Info.
@@ -219,7 +218,11 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		kv.Close()
 		return nil, err
 	}
-	db.dec.start(db)
+	if err := db.dec.start(db); err != nil {
+		db.group.stop()
+		kv.Close()
+		return nil, fmt.Errorf("badgerstore: decision log: %w", err)
+	}
 	go db.maintain()
 	return db, nil
 }

@@ -3,9 +3,14 @@ package badgerstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -15,11 +20,14 @@ import (
 // The decision log is on the path of every request (up to ~10k/s), so
 // LogDecision never waits: it encodes the decision, keeps it in a map of
 // pending decisions (so Decision finds it at once) and queues it. One writer
-// goroutine, started by Open and stopped by Close, stores queued decisions
-// in batches with a badger.WriteBatch, with a TTL of Options.DecisionTTL.
-// Badger's SyncWrites is per database, so each batch is synced too, but
-// nobody waits for it. When the queue is full a decision is dropped and
-// counted (DroppedDecisions): losing a log line beats stalling requests.
+// goroutine, started by Open and stopped by Close, appends queued decisions
+// in batches to the segment files (segments.go) and then indexes them in
+// Badger with a badger.WriteBatch, with a TTL of Options.DecisionTTL. The
+// segments are written, not synced: a process crash loses nothing written,
+// a power loss may lose the last seconds of the log (an index entry whose
+// bytes did not reach the disk reads as not found). When the queue is full
+// a decision is dropped and counted (DroppedDecisions): losing a log line
+// beats stalling requests.
 //
 // Shutdown: Close stops the writer after the GC goroutine and before closing
 // Badger; the writer writes everything queued, then exits.
@@ -35,6 +43,9 @@ type queuedDecision struct {
 
 type decisionLog struct {
 	db       *DB
+	segs     segments
+	tempDir  bool      // segs.dir is a temporary directory (InMemory), removed by stop
+	expired  time.Time // when old segments were last expired; writer only
 	q        chan queuedDecision
 	flushReq chan chan struct{}
 	stopReq  chan struct{}
@@ -45,20 +56,37 @@ type decisionLog struct {
 	pending map[string][]byte // guarded by mu: queued, not yet written
 }
 
-func (l *decisionLog) start(db *DB) {
+func (l *decisionLog) start(db *DB) error {
 	l.db = db
+	if db.opts.InMemory {
+		dir, err := os.MkdirTemp("", "heed-decisions-")
+		if err != nil {
+			return err
+		}
+		l.segs.dir, l.tempDir = dir, true
+	} else {
+		l.segs.dir = filepath.Join(db.opts.Dir, "decisions")
+		if err := os.MkdirAll(l.segs.dir, 0o700); err != nil {
+			return err
+		}
+	}
 	l.q = make(chan queuedDecision, db.opts.DecisionQueue)
 	l.flushReq = make(chan chan struct{})
 	l.stopReq = make(chan struct{})
 	l.done = make(chan struct{})
 	l.pending = make(map[string][]byte)
 	go l.run()
+	return nil
 }
 
 // stop writes what is queued and stops the writer.
 func (l *decisionLog) stop() {
 	close(l.stopReq)
 	<-l.done
+	l.segs.close()
+	if l.tempDir {
+		os.RemoveAll(l.segs.dir)
+	}
 }
 
 func (l *decisionLog) run() {
@@ -101,23 +129,8 @@ func (l *decisionLog) writeQueued(batch []queuedDecision) {
 
 // write stores batch and drops it from the pending map.
 func (l *decisionLog) write(batch []queuedDecision) {
-	ttl := l.db.opts.DecisionTTL
-	wb := l.db.kv.NewWriteBatch()
-	err := func() error {
-		for _, d := range batch {
-			if err := wb.SetEntry(badger.NewEntry(key(pDecision, d.id), d.val).WithTTL(ttl)); err != nil {
-				return err
-			}
-			if d.user != "" {
-				if err := wb.SetEntry(badger.NewEntry(key(pDecisionUser, string(d.user), d.id), nil).WithTTL(ttl)); err != nil {
-					return err
-				}
-			}
-		}
-		return wb.Flush()
-	}()
+	err := l.store(batch)
 	if err != nil {
-		wb.Cancel()
 		l.dropped.Add(uint64(len(batch)))
 		l.db.log.Error("badgerstore: write decision log", "err", err, "decisions", len(batch))
 	}
@@ -126,6 +139,65 @@ func (l *decisionLog) write(batch []queuedDecision) {
 		delete(l.pending, d.id)
 	}
 	l.mu.Unlock()
+}
+
+// store appends batch to the segments, then indexes it.
+func (l *decisionLog) store(batch []queuedDecision) error {
+	now := time.Now()
+	ttl := l.db.opts.DecisionTTL
+	if now.Sub(l.expired) > time.Hour {
+		// A segment holds an hour; its last entry expires an hour after its first.
+		if err := l.segs.expire(now.Add(-ttl - time.Hour)); err != nil {
+			l.db.log.Warn("badgerstore: expire decision segments", "err", err)
+		}
+		l.expired = now
+	}
+	vals := make([][]byte, len(batch))
+	for i, d := range batch {
+		vals[i] = d.val
+	}
+	locs, err := l.segs.append(now, vals)
+	if err != nil {
+		return err
+	}
+	wb := l.db.kv.NewWriteBatch()
+	for i, d := range batch {
+		if err := wb.SetEntry(badger.NewEntry(key(pDecision, d.id), locs[i].encode()).WithTTL(ttl)); err != nil {
+			wb.Cancel()
+			return err
+		}
+		if d.user != "" {
+			if err := wb.SetEntry(badger.NewEntry(key(pDecisionUser, string(d.user), d.id), nil).WithTTL(ttl)); err != nil {
+				wb.Cancel()
+				return err
+			}
+		}
+	}
+	return wb.Flush()
+}
+
+// eraseDecision overwrites the logged decision id in its segment and deletes
+// its index entry, in txn. Overwriting is idempotent, so txn may be re-run.
+func (l *decisionLog) eraseDecision(txn *badger.Txn, id string) error {
+	item, err := txn.Get(key(pDecision, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var loc segLoc
+	if err := item.Value(func(v []byte) error {
+		var err error
+		loc, err = decodeSegLoc(v)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := l.segs.erase(loc); err != nil {
+		return fmt.Errorf("badgerstore: erase decision %s: %w", id, err)
+	}
+	return txn.Delete(key(pDecision, id))
 }
 
 // flush returns once every decision queued before the call is written.
@@ -195,9 +267,29 @@ func (db *DB) Decision(ctx context.Context, id string) (engine.Decision, error) 
 		}
 		return d, nil
 	}
-	err := db.view(ctx, func(txn *badger.Txn) error { return getJSON(txn, key(pDecision, id), &d) })
+	var loc segLoc
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		item, err := txn.Get(key(pDecision, id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			loc, err = decodeSegLoc(v)
+			return err
+		})
+	})
 	if err != nil {
 		return engine.Decision{}, fmt.Errorf("decision %s: %w", id, err)
+	}
+	val, err = db.dec.segs.read(loc)
+	if errors.Is(err, errErased) || errors.Is(err, os.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return engine.Decision{}, fmt.Errorf("decision %s: %w", id, engine.ErrNotFound)
+	}
+	if err != nil {
+		return engine.Decision{}, fmt.Errorf("decision %s: %w", id, err)
+	}
+	if err := unmarshal(key(pDecision, id), val, &d); err != nil {
+		return engine.Decision{}, err
 	}
 	return d, nil
 }

@@ -1,8 +1,11 @@
 package badgerstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -100,4 +103,44 @@ func TestDecisionTTL(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond)
 	_, err := db.Decision(ctx, "dec_ttl")
 	wantErr(t, err, engine.ErrNotFound)
+}
+
+// TestDecisionErasedFromSegments: erasing a user overwrites the bytes of the
+// user's logged decisions in the segment files, not only their index.
+func TestDecisionErasedFromSegments(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := mustOpen(t, badgerstore.Options{Dir: dir})
+	mustUser(t, db, "gone")
+	d := decision("dec_gone", "gone")
+	d.Input = map[string]any{"marker": "very-personal-7731"}
+	db.LogDecision(d)
+	db.LogDecision(decision("dec_other", "stays"))
+	mustClose(t, db) // writes what is queued
+
+	db = mustOpen(t, badgerstore.Options{Dir: dir})
+	if _, err := db.Decision(ctx, "dec_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Erase(ctx, "gone", engine.ErasureProof{SubjectHash: "h"}, engine.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Decision(ctx, "dec_gone")
+	wantErr(t, err, engine.ErrNotFound)
+	if _, err := db.Decision(ctx, "dec_other"); err != nil {
+		t.Errorf("another user's decision: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "decisions", "*.ndjson"))
+	if len(files) == 0 {
+		t.Fatal("no decision segment files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("very-personal-7731")) {
+			t.Errorf("%s still holds the erased decision", f)
+		}
+	}
 }

@@ -9,7 +9,8 @@
 // returns nil has its write on disk. Badger queues the commits of concurrent
 // transactions to one writer goroutine, so concurrent writers share its
 // work. The decision log is the exception: LogDecision only queues, and a
-// background writer stores decisions in batches (see decision.go).
+// background writer stores decisions in batches (see decision.go), as JSON
+// lines in hourly files under <Dir>/decisions/ (segments.go), indexed here.
 //
 // # Memory
 //
@@ -38,7 +39,8 @@
 //	f/<user>                                 engine.Preferences as JSON
 //	t/<user>                                 engine.Interests as JSON
 //	a/<user>\x00<^at><^seq>                  engine.ActivityEntry as JSON, newest first
-//	d/<decision id>                          engine.Decision as JSON, with a TTL
+//	d/<decision id>                          where the decision is in the segment files
+//	                                         (hour, offset, length; 16 bytes), with a TTL
 //	du/<user>\x00<decision id>               empty, same TTL: decisions about a user
 //	p/<subject hash>                         engine.ErasureProof as JSON
 //	pm/<name>                                policy module text

@@ -152,7 +152,7 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 			return err
 		}
 		if err := db.purgeRange(ctx, guard, ranges[2], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
-			return moveDecisionIndex(txn, item, suffix, target)
+			return db.moveDecisionIndex(txn, item, suffix, target)
 		}); err != nil {
 			return err
 		}
@@ -202,8 +202,8 @@ func moveActivity(txn *badger.Txn, item *badger.Item, suffix []byte, target engi
 }
 
 // moveDecisionIndex moves a removed user's decision-index entry to target,
-// the merge survivor, if target exists, and otherwise deletes the decision.
-func moveDecisionIndex(txn *badger.Txn, item *badger.Item, suffix []byte, target engine.UserID) error {
+// the merge survivor, if target exists, and otherwise erases the decision.
+func (db *DB) moveDecisionIndex(txn *badger.Txn, item *badger.Item, suffix []byte, target engine.UserID) error {
 	if target != "" {
 		ok, err := exists(txn, userKey(pUser, target))
 		if err != nil {
@@ -215,7 +215,7 @@ func moveDecisionIndex(txn *badger.Txn, item *badger.Item, suffix []byte, target
 			return txn.SetEntry(e)
 		}
 	}
-	return txn.Delete(key(pDecision, string(suffix)))
+	return db.dec.eraseDecision(txn, string(suffix))
 }
 
 // rangeEmpty reports whether no key starts with prefix.
