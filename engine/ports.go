@@ -39,7 +39,8 @@ type Store interface {
 	// Version 0 when none were set.
 	Preferences(ctx context.Context, id UserID) (Preferences, error)
 	// UpdatePreferences runs fn on the current preferences inside a
-	// transaction and stores what it returns, with its effects.
+	// transaction and stores what it returns, with its effects. fn may run
+	// more than once and must not call the store.
 	UpdatePreferences(ctx context.Context, id UserID, fn func(Preferences) (Preferences, Effects, error)) (Preferences, error)
 
 	Interests(ctx context.Context, id UserID) (Interests, error)
