@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "policy":
+		return policyCmd(ctx, rest, stdout)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "heed %s (%s)\n", version, runtime.Version())
 		return nil
@@ -65,6 +67,8 @@ func usage(w io.Writer) {
 
 Usage:
   heed serve [flags]   run the HTTP API, scheduler and workers (heed serve -h for flags)
+  heed policy test [DIR]
+                       compile the policies (embedded, or DIR's *.rego) and run their Rego tests
   heed version         print the version
   heed help            print this help
 `)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -111,5 +112,39 @@ func TestServeCanceledWhileStarting(t *testing.T) {
 	args := []string{"heed", "serve", "--addr=127.0.0.1:0", "--data=" + t.TempDir()}
 	if err := run(ctx, args, env(nil), &stdout, &stderr); err != nil {
 		t.Errorf("run with a cancelled context = %v, want nil; stderr:\n%s", err, stderr.String())
+	}
+}
+
+func TestPolicyTest(t *testing.T) {
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"heed", "policy", "test"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("embedded policies: %v", err)
+	}
+	if !strings.Contains(out.String(), "every Rego test passed") {
+		t.Errorf("output = %q", out.String())
+	}
+
+	// A copy of the embedded set with a consent test that cannot pass.
+	dir := t.TempDir()
+	for _, name := range []string{"authz", "authz_test", "consent", "consent_test", "collect", "collect_test"} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "policies", name+".rego"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".rego"), src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := "package heed.consent_test\n\ntest_impossible if { 1 == 2 }\n"
+	if err := os.WriteFile(filepath.Join(dir, "broken_test.rego"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(ctx, []string{"heed", "policy", "test", dir}, env(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "test_impossible") {
+		t.Errorf("a failing Rego test: err = %v, want it named", err)
+	}
+	if err := run(ctx, []string{"heed", "policy", "lint"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Error("unknown policy subcommand accepted")
 	}
 }
