@@ -64,23 +64,12 @@ func (db *DB) DeleteInterest(ctx context.Context, id engine.UserID, tag string, 
 	if tag == "" {
 		return engine.Invalid("tag", "is required")
 	}
-	defer db.lockUser(id)()
-	err := db.update(ctx, func(txn *badger.Txn) error {
-		if err := mustExist(txn, id); err != nil {
-			return err
-		}
-		in, err := getInterests(txn, id)
-		if err != nil {
-			return err
-		}
+	err := db.updateInterests(ctx, id, func(txn *badger.Txn, in *engine.Interests) (bool, error) {
 		in.Tags = slices.DeleteFunc(in.Tags, func(t engine.InterestTag) bool { return t.Tag == tag })
 		if !slices.Contains(in.Deleted, tag) {
 			in.Deleted = append(in.Deleted, tag)
 		}
-		if err := putInterests(txn, id, in); err != nil {
-			return err
-		}
-		return db.writeEffects(txn, fx)
+		return true, db.writeEffects(txn, fx)
 	})
 	if err != nil {
 		return fmt.Errorf("delete interest of %s: %w", id, err)
@@ -98,8 +87,20 @@ func (db *DB) AddInterests(ctx context.Context, id engine.UserID, tags []engine.
 			return engine.Invalid(fmt.Sprintf("tags[%d].tag", i), "is required")
 		}
 	}
+	err := db.updateInterests(ctx, id, func(_ *badger.Txn, in *engine.Interests) (bool, error) {
+		return addInterests(in, tags), nil
+	})
+	if err != nil {
+		return fmt.Errorf("add interests of %s: %w", id, err)
+	}
+	return nil
+}
+
+// updateInterests runs fn on id's interests in a transaction, under id's
+// lock, and stores them if fn reports a change.
+func (db *DB) updateInterests(ctx context.Context, id engine.UserID, fn func(*badger.Txn, *engine.Interests) (bool, error)) error {
 	defer db.lockUser(id)()
-	err := db.update(ctx, func(txn *badger.Txn) error {
+	return db.update(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err
 		}
@@ -107,15 +108,12 @@ func (db *DB) AddInterests(ctx context.Context, id engine.UserID, tags []engine.
 		if err != nil {
 			return err
 		}
-		if !addInterests(&in, tags) {
-			return nil
+		changed, err := fn(txn, &in)
+		if err != nil || !changed {
+			return err
 		}
 		return putInterests(txn, id, in)
 	})
-	if err != nil {
-		return fmt.Errorf("add interests of %s: %w", id, err)
-	}
-	return nil
 }
 
 // addInterests adds tags to in, skipping deleted ones, and reports whether

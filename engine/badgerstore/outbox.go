@@ -70,21 +70,30 @@ func removeOutbox(txn *badger.Txn, id string) error {
 // DueOutbox returns up to limit pending items whose NextAt is not after
 // now, earliest first (then by id). A limit <= 0 means 100.
 func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]engine.OutboxItem, error) {
+	end := timeKey(now)
+	out, err := db.scanOutbox(ctx, pOutbox, limit, func(at []byte) bool { return binary.BigEndian.Uint64(at) <= end })
+	if err != nil {
+		return nil, fmt.Errorf("due outbox: %w", err)
+	}
+	return out, nil
+}
+
+// scanOutbox returns up to limit (<= 0: 100) items under prefix in key
+// order, while more(the key after prefix) holds.
+func (db *DB) scanOutbox(ctx context.Context, prefix string, limit int, more func(rest []byte) bool) ([]engine.OutboxItem, error) {
 	if limit <= 0 {
 		limit = defaultOutboxLimit
 	}
-	end := timeKey(now)
 	var out []engine.OutboxItem
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		prefix := []byte(pOutbox)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
 		defer it.Close()
 		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			item := it.Item()
-			if binary.BigEndian.Uint64(item.Key()[len(prefix):]) > end {
+			if !more(item.Key()[len(prefix):]) {
 				break
 			}
 			var o engine.OutboxItem
@@ -95,10 +104,7 @@ func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]engine
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("due outbox: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // NextOutboxAt returns the NextAt of the earliest pending item, and false
@@ -169,26 +175,7 @@ func (db *DB) DeadOutbox(ctx context.Context, item engine.OutboxItem) error {
 // DeadLetters returns up to limit dead-lettered items, by id (which sorts
 // by creation time for engine.NewID ids). A limit <= 0 means 100.
 func (db *DB) DeadLetters(ctx context.Context, limit int) ([]engine.OutboxItem, error) {
-	if limit <= 0 {
-		limit = defaultOutboxLimit
-	}
-	var out []engine.OutboxItem
-	err := db.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pDead)})
-		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			item := it.Item()
-			var o engine.OutboxItem
-			if err := item.Value(func(v []byte) error { return unmarshal(item.Key(), v, &o) }); err != nil {
-				return err
-			}
-			out = append(out, o)
-		}
-		return nil
-	})
+	out, err := db.scanOutbox(ctx, pDead, limit, func([]byte) bool { return true })
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
