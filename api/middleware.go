@@ -90,9 +90,14 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 }
 
 // limitBody caps request bodies at limit bytes; reading more fails with an
-// *http.MaxBytesError, which readBody reports as errTooLarge (413).
-func limitBody(limit int64) gin.HandlerFunc {
+// *http.MaxBytesError, which readBody reports as errTooLarge (413). Routes
+// in exempt ("METHOD /path") read their bodies as streams and are not capped.
+func limitBody(limit int64, exempt map[string]bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if exempt[c.Request.Method+" "+c.FullPath()] {
+			c.Next()
+			return
+		}
 		if c.Request.ContentLength > limit {
 			_ = c.Error(fmt.Errorf("%w: %d bytes; at most %d", errTooLarge, c.Request.ContentLength, limit))
 			c.Abort()
@@ -103,6 +108,17 @@ func limitBody(limit int64) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// streamed returns the "METHOD path" of every route whose body is a stream.
+func streamed(rs []route) map[string]bool {
+	m := make(map[string]bool)
+	for _, rt := range rs {
+		if rt.stream {
+			m[rt.method+" "+rt.path] = true
+		}
+	}
+	return m
 }
 
 // tooLarge reports whether err comes from reading past the body limit.

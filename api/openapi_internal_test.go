@@ -31,6 +31,11 @@ func TestSchemasMatchTypes(t *testing.T) {
 		"Preferences":        engine.Preferences{},
 		"PolicyModule":       policyModule{},
 		"DecisionQuery":      decisionQuery{},
+		"Item":               engine.Item{},
+		"ItemBatch":          itemBatch{},
+		"LineItem":           engine.LineItem{},
+		"Event":              engine.Event{},
+		"EventBatch":         eventBatch{},
 		// Responses.
 		"User":             engine.User{},
 		"Identity":         engine.Identity{},
@@ -50,6 +55,13 @@ func TestSchemasMatchTypes(t *testing.T) {
 		"PolicySet":        policySet{},
 		"Decision":         engine.Decision{},
 		"Problem":          problem{},
+		"Upserted":         upserted{},
+		"EventResult":      engine.EventResult{},
+		"DroppedEvent":     engine.DroppedEvent{},
+		"ImportResult":     engine.ImportResult{},
+		"Recommended":      engine.Recommended{},
+		"Recommendations":  engine.RecResult{},
+		"ModelInfo":        ModelInfo{},
 	} {
 		s, ok := schemas[name]
 		if !ok {

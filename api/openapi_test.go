@@ -353,7 +353,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	wantActions := []string{"users.read", "users.write", "users.export", "users.erase", "identities.read",
 		"identities.write", "consents.read", "consents.write", "preferences.read", "preferences.write",
 		"interests.read", "interests.write", "activity.read", "tokens.issue", "notices.read", "notices.write",
-		"policies.read", "policies.write", "decisions.read", "decisions.query"}
+		"policies.read", "policies.write", "decisions.read", "decisions.query",
+		"items.write", "events.write", "recommendations.read", "recommender.read", "recommender.train"}
 	used := map[string]bool{}
 	ids := map[string]bool{}
 	for p, ops := range h.doc.Paths {

@@ -91,7 +91,12 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 		}
 		p := problemFor(last.Err)
 		p.Instance = "urn:req:" + requestID(c)
-		if p.Status == http.StatusInternalServerError {
+		switch {
+		case p.Status == http.StatusInternalServerError && c.Request.Context().Err() != nil:
+			// The client went away; nobody reads the answer and nothing failed.
+			log.DebugContext(c.Request.Context(), "request cancelled by the client", "request_id", requestID(c),
+				"route", routeLabel(c))
+		case p.Status == http.StatusInternalServerError:
 			log.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c),
 				"route", routeLabel(c), "err", last.Err)
 		}

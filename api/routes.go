@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"heed/engine"
 )
 
 // A route is one operation of the API: what serves it, who may call it and
@@ -26,6 +28,8 @@ type route struct {
 	resp    []media  // success body; nil: none
 	headers []string // success response headers, from openAPIHeaders
 	errors  []int    // problem statuses beyond those implied (see operation)
+	// stream marks a body read as a stream, not bound by Config.MaxBody.
+	stream  bool
 	handler gin.HandlerFunc
 }
 
@@ -129,6 +133,44 @@ func (sv *server) routes() []route {
 		{method: "DELETE", path: "/v1/users/:id/interests/:tag", action: "interests.write", owner: "id", id: "deleteInterest", tag: "preferences",
 			summary: "Delete an interest tag; it is never derived or used again for this user.",
 			status:  none, errors: []int{400}, handler: handleInterestDelete(s)},
+
+		// Catalog and events.
+		{method: "PUT", path: "/v1/items", action: "items.write", id: "putItems", tag: "catalog",
+			summary: "Create or update a batch of catalog items, all or none.",
+			body:    jsonBody("ItemBatch"), status: ok, resp: jsonBody("Upserted"), handler: handleItemsPut(s)},
+		{method: "POST", path: "/v1/events", action: "events.write", id: "recordEvents", tag: "catalog",
+			summary: "Record a batch of events; a bad event fails the batch, an event the collect policy refuses is dropped and reported.",
+			body:    jsonBody("EventBatch"), status: ok, resp: jsonBody("EventResult"), handler: handleEventsPost(s)},
+		{method: "POST", path: "/v1/import/events", action: "events.write", id: "importEvents", tag: "catalog",
+			summary: "Stream events in as NDJSON (one event a line) or CSV, for history and offline-store loads.",
+			body:    []media{{"application/x-ndjson", "EventNDJSON"}, {"text/csv", "EventCSV"}}, stream: true,
+			status: ok, resp: jsonBody("ImportResult"), errors: []int{415}, handler: handleEventsImport(s)},
+
+		// Recommendations.
+		{method: "GET", path: "/v1/users/:id/recommendations", action: "recommendations.read", owner: "id", id: "recommend", tag: "recommendations",
+			summary: "A list for a shopper, personalized only from the signals the shopper allows now; personalized false otherwise.",
+			params: []param{
+				query("strategy", "Strategy", "for_you (default), similar, complementary, region, new_arrivals or buy_again."),
+				query("item_id", "ItemID", "The context item; required for similar and complementary."),
+				query("touchpoint", "Touchpoint", "Where the list is shown; consents scoped to it apply."),
+				query("region", "Region", "Keep only items sold in this region."),
+				query("limit", "RecLimit", "Items, 1 to 100; default 10."),
+			},
+			status: ok, resp: jsonBody("Recommendations"), handler: handleRecommend(s)},
+		{method: "GET", path: "/v1/items/:id/similar", action: "recommendations.read", id: "similarItems", tag: "recommendations",
+			summary: "Items like this one (non-personal).",
+			params:  []param{query("region", "Region", "Keep only items sold in this region."), query("limit", "RecLimit", "Items, 1 to 100; default 10.")},
+			status:  ok, resp: jsonBody("Recommendations"), handler: handleItemList(s, engine.StrategySimilar)},
+		{method: "GET", path: "/v1/items/:id/complementary", action: "recommendations.read", id: "complementaryItems", tag: "recommendations",
+			summary: "Items bought together with this one (non-personal).",
+			params:  []param{query("region", "Region", "Keep only items sold in this region."), query("limit", "RecLimit", "Items, 1 to 100; default 10.")},
+			status:  ok, resp: jsonBody("Recommendations"), handler: handleItemList(s, engine.StrategyComplementary)},
+		{method: "POST", path: "/v1/recommender/train", action: "recommender.train", id: "trainRecommender", tag: "recommendations",
+			summary: "Train a new model now from the interactions users allow, and use it; answers when it is in use.",
+			status:  ok, resp: jsonBody("ModelInfo"), errors: []int{503}, handler: handleTrain(sv.cfg.Trainer)},
+		{method: "GET", path: "/v1/recommender", action: "recommender.read", id: "getRecommender", tag: "recommendations",
+			summary: "The model in use.",
+			status:  ok, resp: jsonBody("ModelInfo"), handler: handleModel(sv.cfg.Trainer)},
 
 		// Usage log.
 		{method: "GET", path: "/v1/users/:id/activity", action: "activity.read", owner: "id", id: "getActivity", tag: "activity",

@@ -29,6 +29,9 @@ type Config struct {
 	// Registry receives heed's HTTP metrics and the Go and process
 	// collectors, and is what /metrics serves; nil: a new one.
 	Registry *prometheus.Registry
+	// Trainer trains the recommender on demand; nil: POST
+	// /v1/recommender/train answers 503.
+	Trainer Trainer
 }
 
 // DefaultMaxBody bounds request bodies when Config.MaxBody is zero.
@@ -66,7 +69,7 @@ func NewServer(cfg Config) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.Use(withRequestID(), accessLog(cfg.Log), newHTTPMetrics(cfg.Registry).middleware(),
-		problems(cfg.Log), recovery(cfg.Log), limitBody(cfg.MaxBody))
+		problems(cfg.Log), recovery(cfg.Log), limitBody(cfg.MaxBody, streamed(rs)))
 	r.NoRoute(unrouted(rs))
 	r.NoMethod(unrouted(rs))
 

@@ -24,6 +24,7 @@ import (
 	"heed/engine"
 	"heed/engine/badgerstore"
 	"heed/policies"
+	"heed/recommend"
 )
 
 func TestMain(m *testing.M) {
@@ -86,6 +87,7 @@ type harness struct {
 	url     string
 	handler http.Handler
 	svc     *engine.Service
+	trainer *recommend.Trainer
 	logs    *syncBuffer
 	doc     *openAPIDoc
 }
@@ -110,10 +112,15 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	live := recommend.NewLive(recommend.NewCatalog())
 	svc := engine.NewService(db, pol, engine.Options{
-		Tokens:   engine.Tokens{Secret: tokenSecret},
-		ProofKey: []byte("test-proof-key"),
+		Tokens:      engine.Tokens{Secret: tokenSecret},
+		ProofKey:    []byte("test-proof-key"),
+		Recommender: live,
 	}, log)
+	opts := recommend.DefaultOptions()
+	opts.Factors, opts.Iterations = 8, 6
+	tr := &recommend.Trainer{Events: svc.TrainingEvents, Items: db.ScanItems, Live: live, Options: opts, Log: log}
 	ready := o.ready
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"badger": db.Ping}
@@ -124,13 +131,36 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		Log:     log,
 		MaxBody: testMaxBody,
 		Ready:   ready,
+		Trainer: testTrainer{tr},
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	hs := &harness{t: t, url: srv.URL, handler: h, svc: svc, logs: logs}
+	hs := &harness{t: t, url: srv.URL, handler: h, svc: svc, trainer: tr, logs: logs}
 	hs.doc = loadOpenAPI(t, srv.URL)
 	lastDoc.Store(hs.doc)
 	return hs
+}
+
+// testTrainer serves the recommender routes with a recommend.Trainer, as
+// cmd/heed does.
+type testTrainer struct{ t *recommend.Trainer }
+
+func (tt testTrainer) Train(ctx context.Context) (api.ModelInfo, error) {
+	st, err := tt.t.Train(ctx)
+	return modelInfo(st), err
+}
+
+func (tt testTrainer) Model() api.ModelInfo {
+	if m := tt.t.Live.Model(); m != nil {
+		return modelInfo(m.Stats())
+	}
+	return api.ModelInfo{}
+}
+
+func modelInfo(st recommend.Stats) api.ModelInfo {
+	return api.ModelInfo{Trained: true, TrainedAt: st.TrainedAt, Users: st.Users, Items: st.Items,
+		Interactions: st.Interactions, Factors: st.Factors, Iterations: st.Iterations,
+		Seconds: st.Took.Seconds(), PerIteration: st.PerIteration.Seconds()}
 }
 
 // A response is what a request returned; its body was checked against the

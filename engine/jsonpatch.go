@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -119,19 +120,51 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// timeField finds the top-level member of the object data whose value is
-// the string s, to name the field a time failed to parse in.
+// timeField finds the member of data, at any depth, whose value is the
+// string s, to name the field a time failed to parse in.
 func timeField(data []byte, s string) string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) == nil {
-		for k, v := range m {
-			var got string
-			if json.Unmarshal(v, &got) == nil && got == s {
-				return k
+	var doc any
+	if json.Unmarshal(data, &doc) != nil {
+		return "body"
+	}
+	if path := pathOf(doc, s, ""); path != "" {
+		return path
+	}
+	return "body"
+}
+
+// pathOf returns the path ("events[1].occurred_at") of the first string
+// member of v, in document order of arrays and key order of objects, equal
+// to s; "" if none is.
+func pathOf(v any, s, path string) string {
+	switch x := v.(type) {
+	case string:
+		if x == s && path != "" {
+			return path
+		}
+	case []any:
+		for i, e := range x {
+			if p := pathOf(e, s, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			sub := k
+			if path != "" {
+				sub = path + "." + k
+			}
+			if p := pathOf(x[k], s, sub); p != "" {
+				return p
 			}
 		}
 	}
-	return "body"
+	return ""
 }
 
 // Prefixed returns err with every field problem's field prefixed, for

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"iter"
 	"time"
 )
 
@@ -56,6 +57,23 @@ type Store interface {
 	LogDecision(d Decision)
 	Decision(ctx context.Context, id string) (Decision, error)
 
+	// PutItems creates or replaces catalog items.
+	PutItems(ctx context.Context, items []Item) error
+	// Items returns the items of ids that exist.
+	Items(ctx context.Context, ids []ItemID) (map[ItemID]Item, error)
+	// ScanItems yields every item, in id order.
+	ScanItems(ctx context.Context) iter.Seq2[Item, error]
+
+	// AppendEvents writes a decided batch (events, derived user updates,
+	// interests, usage log) in one synced transaction, or nothing. Events
+	// and updates of users that no longer exist are skipped.
+	AppendEvents(ctx context.Context, b EventBatch) error
+	// Events returns id's newest limit events (0: all), oldest first.
+	Events(ctx context.Context, id UserID, limit int) ([]Event, error)
+	// ScanEvents yields every stored event, user by user, each user's
+	// oldest first.
+	ScanEvents(ctx context.Context) iter.Seq2[Event, error]
+
 	// Erase deletes everything held about id and keeps proof.
 	Erase(ctx context.Context, id UserID, proof ErasureProof, fx Effects) error
 
@@ -75,6 +93,10 @@ func (e *IdentityConflict) Unwrap() error { return ErrConflict }
 type Gate interface {
 	Authorize(ctx context.Context, r AccessRequest) (Verdict, error)
 	Consent(ctx context.Context, q ConsentQuestion) (Verdict, error)
+	// ConsentBatch answers each question as Consent would, in order, in
+	// as few policy evaluations as it can: callers with several questions
+	// at hand ask them together.
+	ConsentBatch(ctx context.Context, qs []ConsentQuestion) ([]Verdict, error)
 	ConsentWrite(ctx context.Context, w ConsentWrite) (Verdict, error)
 	Collect(ctx context.Context, r CollectRequest) (Verdict, error)
 

@@ -60,6 +60,7 @@ const (
 	ActionRecommendation   = "recommendation"
 	ActionMessageSent      = "message_sent"
 	ActionMessageSuppress  = "message_suppressed"
+	ActionEventsCollected  = "events_collected"
 )
 
 // An ActivityEntry is one use of a shopper's data, in the usage log the

@@ -24,6 +24,8 @@ type Options struct {
 	Changed func()
 	// Now returns the current time; nil: time.Now.
 	Now func() time.Time
+	// Recommender, if set, is told of every catalog change (PutItems).
+	Recommender Recommender
 }
 
 // Service is the one way in to heed's domain: every action is decided by

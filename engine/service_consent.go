@@ -194,6 +194,19 @@ func (s *Service) CheckConsent(ctx context.Context, id UserID, q Scope) (Consent
 	return res, d, nil
 }
 
+// consentBatch asks the gate qs in one Gate.ConsentBatch and checks that
+// it answered each.
+func (s *Service) consentBatch(ctx context.Context, qs []ConsentQuestion) ([]Verdict, error) {
+	vs, err := s.gate.ConsentBatch(ctx, qs)
+	if err != nil {
+		return nil, fmt.Errorf("consent policy: %w", err)
+	}
+	if len(vs) != len(qs) {
+		return nil, fmt.Errorf("consent policy: %d verdicts for %d questions", len(vs), len(qs))
+	}
+	return vs, nil
+}
+
 // ConsentHistory returns every record of id's ledger, oldest first.
 func (s *Service) ConsentHistory(ctx context.Context, id UserID) ([]ConsentRecord, error) {
 	if _, err := s.store.User(ctx, id); err != nil {

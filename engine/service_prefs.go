@@ -76,14 +76,19 @@ func (s *Service) updatePreferences(ctx context.Context, id UserID, ifMatch int,
 	return p, nil
 }
 
-// Interests returns id's interest tags and the tags the user deleted.
+// Interests returns id's interest tags, with their weights decayed to now
+// (InterestHalfLife), heaviest first, and the tags the user deleted.
 func (s *Service) Interests(ctx context.Context, id UserID) (Interests, error) {
 	if _, err := s.store.User(ctx, id); err != nil {
 		return Interests{}, err
 	}
 	in, err := s.store.Interests(ctx, id)
+	if err != nil {
+		return Interests{}, err
+	}
+	in = in.At(s.now())
 	in.Tags, in.Deleted = nonNil(in.Tags), nonNil(in.Deleted)
-	return in, err
+	return in, nil
 }
 
 // DeleteInterest removes tag from id's interests for good: it is never

@@ -16,6 +16,7 @@ type Export struct {
 	Effective   []EffectiveConsent `json:"effective_consents"`
 	Preferences Preferences        `json:"preferences"`
 	Interests   Interests          `json:"interests"`
+	Events      []Event            `json:"events"`
 	Activity    []ActivityEntry    `json:"activity"`
 }
 
@@ -46,6 +47,10 @@ func (s *Service) Export(ctx context.Context, id UserID) (Export, error) {
 	if x.Interests, err = s.store.Interests(ctx, id); err != nil {
 		return Export{}, err
 	}
+	x.Interests = x.Interests.At(x.ExportedAt)
+	if x.Events, err = s.store.Events(ctx, id, 0); err != nil {
+		return Export{}, err
+	}
 	for cursor := ""; ; {
 		page, next, err := s.store.Activity(ctx, id, cursor, MaxActivityPage)
 		if err != nil {
@@ -60,6 +65,7 @@ func (s *Service) Export(ctx context.Context, id UserID) (Export, error) {
 	x.Consents = nonNil(x.Consents)
 	x.Effective = nonNil(x.Effective)
 	x.Activity = nonNil(x.Activity)
+	x.Events = nonNil(x.Events)
 	x.Interests.Tags = nonNil(x.Interests.Tags)
 	x.Interests.Deleted = nonNil(x.Interests.Deleted)
 	return x, nil
@@ -74,7 +80,7 @@ func nonNil[T any](s []T) []T {
 }
 
 // Erase deletes everything held about id: profile, identities, ledger,
-// preferences, interests, usage log and decisions. Only the minimal proof
+// preferences, interests, events, usage log and decisions. Only the minimal proof
 // of consent and withdrawal stays, without evidence, under a keyed hash of
 // the id; a later user with the same id or identities starts empty.
 func (s *Service) Erase(ctx context.Context, id UserID) (ErasureProof, error) {

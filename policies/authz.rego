@@ -26,6 +26,7 @@ actions := {
 	"campaigns.read", "campaigns.write",
 	"items.read", "items.write",
 	"events.write", "recommendations.read",
+	"recommender.read", "recommender.train",
 }
 
 # The actions that read or change one user's data.
@@ -60,7 +61,7 @@ grants := {
 	},
 }
 
-console := {"campaigns.read", "campaigns.write", "items.read", "recommendations.read", "notices.read", "policies.read"}
+console := {"campaigns.read", "campaigns.write", "items.read", "recommendations.read", "recommender.read", "notices.read", "policies.read"}
 
 # A request may omit subject and owner (JSON omitempty); both default to "".
 subject := object.get(input, "subject", "")

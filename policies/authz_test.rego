@@ -83,3 +83,12 @@ test_missing_subject_and_owner_default_to_empty if {
 test_decision_holds_allow_and_reasons if {
 	authz.decision == {"allow": false, "reasons": {"role marketing may not users.read"}} with input as req("marketing", "users.read", "", "u1")
 }
+
+test_only_admin_trains_the_recommender if {
+	authz.allow with input as req("admin", "recommender.train", "", "")
+	every role in {"storefront", "merchandiser", "marketing", "shopper"} {
+		not authz.allow with input as req(role, "recommender.train", "u1", "")
+	}
+	authz.allow with input as req("merchandiser", "recommender.read", "", "")
+	not authz.allow with input as req("storefront", "recommender.read", "", "")
+}

@@ -3,9 +3,12 @@ package policies_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"heed/engine"
 	"heed/policies"
@@ -134,4 +137,98 @@ func BenchmarkCollect(b *testing.B) {
 			b.Fatalf("Collect = %+v, %v", v, err)
 		}
 	}
+}
+
+// batchQuestions returns n questions as event ingestion asks them: about
+// users with short personalization ledgers (a global grant, sometimes a
+// denial of one signal), each user asked about a few (signal, touchpoint)
+// scopes, every third question instead about benchQuestion's marketing
+// ledger at a varying touchpoint.
+func batchQuestions(n int) []engine.ConsentQuestion {
+	t0 := time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC)
+	signals := []engine.Signal{engine.SignalBrowsing, engine.SignalPurchases, engine.SignalSearch}
+	tps := []engine.Touchpoint{engine.TouchpointApp, engine.TouchpointWeb, engine.TouchpointMiniProgram}
+	qs := make([]engine.ConsentQuestion, n)
+	for i := range qs {
+		if i%3 == 2 {
+			qs[i] = benchQuestion()
+			qs[i].Scope.Touchpoint = tps[i%len(tps)]
+			continue
+		}
+		user := fmt.Sprintf("u-%d", i/4)
+		recs := []engine.ConsentRecord{{ID: user + "-1", User: engine.UserID(user), Purpose: engine.PurposePersonalization,
+			Status: engine.StatusGranted, NoticeVersion: "2025-01", Actor: engine.ActorSelf, RecordedAt: t0}}
+		if i%8 < 3 {
+			recs = append(recs, engine.ConsentRecord{ID: user + "-2", User: engine.UserID(user), Purpose: engine.PurposePersonalization,
+				Signal: engine.SignalPurchases, Status: engine.StatusDenied, NoticeVersion: "2025-01", Actor: engine.ActorSelf,
+				RecordedAt: t0.Add(time.Hour)})
+		}
+		qs[i] = engine.ConsentQuestion{
+			Scope:   engine.Scope{Purpose: engine.PurposePersonalization, Signal: signals[i%len(signals)], Touchpoint: tps[(i/3)%len(tps)]},
+			Notice:  engine.NoticeRule{Valid: []string{"2025-01"}},
+			Records: recs,
+			Now:     t0.Add(6000 * time.Hour),
+		}
+	}
+	return qs
+}
+
+// BenchmarkConsentBatch compares n questions asked one by one (Consent)
+// with the same n asked in one evaluation (ConsentBatch with evaluations of
+// up to n questions), per question: ns/question and allocs/question.
+func BenchmarkConsentBatch(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	for _, n := range []int{1, 6, 32, 128, 500} {
+		qs := batchQuestions(n)
+		want := make([]engine.Verdict, n)
+		for i, q := range qs {
+			v, err := s.Consent(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			want[i] = v
+		}
+		got, err := policies.ConsentBatchChunked(s, ctx, qs, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			b.Fatalf("ConsentBatch differs from Consent (-want +got):\n%s", diff)
+		}
+		b.Run(fmt.Sprintf("n=%d/single", n), func(b *testing.B) {
+			perQuestion(b, n, func() error {
+				for _, q := range qs {
+					if _, err := s.Consent(ctx, q); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		b.Run(fmt.Sprintf("n=%d/batch", n), func(b *testing.B) {
+			perQuestion(b, n, func() error {
+				_, err := policies.ConsentBatchChunked(s, ctx, qs, n)
+				return err
+			})
+		})
+	}
+}
+
+// perQuestion runs ask, which asks n questions, b.N times and reports the
+// cost per question.
+func perQuestion(b *testing.B, n int, ask func() error) {
+	b.Helper()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for b.Loop() {
+		if err := ask(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	q := float64(b.N * n)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/q, "ns/question")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/q, "allocs/question")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/q, "B/question")
 }

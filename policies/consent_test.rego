@@ -124,3 +124,38 @@ test_minor_grant_needs_guardian_with_evidence if {
 		"records[2]: a minor's grant must be recorded by the guardian, with guardian evidence",
 	}} with input as writing(true, [ok, no_evidence, by_self, withdrawal])
 }
+
+# decisions answers each question as decision answers it alone, in order.
+test_decisions_answer_each_question_in_order if {
+	records := [rec("r1", "withdrawn", 2), scoped(rec("r2", "granted", 3), {"touchpoint": "app"})]
+	app := question(records)
+	web := ask({"purpose": "marketing", "channel": "email", "touchpoint": "web"}, records)
+	none := question([])
+	reconsent := object.union(question([rec("r3", "granted", 1)]), {"notice": {"valid": ["2026-03"]}})
+	minor := object.union(question([rec("r4", "granted", 1)]), {"subject": {"minor": true, "guardian_consent": true}})
+	odd := question([rec("r5", "maybe", 1)])
+	qs := [app, web, none, reconsent, minor, odd, app]
+	answers := consent.decisions with input as {"questions": qs}
+	count(answers) == count(qs)
+	every i, q in qs {
+		answers[i] == consent.decision with input as q
+	}
+	answers[0] == {"allow": true, "status": "granted", "reason": "granted", "record_id": "r2"}
+	answers[1].reason == "withdrawn"
+	answers[2] == {"allow": false, "status": "none", "reason": "no_consent", "record_id": ""}
+	answers[3].reason == "needs_reconsent"
+	answers[4].reason == "minor_without_guardian"
+	answers[5].reason == "unknown_status"
+}
+
+test_decisions_of_no_question if {
+	consent.decisions == [] with input as {"questions": []}
+}
+
+test_decisions_questions_keep_their_own_now if {
+	expiring := object.union(rec("r1", "granted", 1), {"expires_at": t(50)})
+	before := object.union(question([expiring]), {"now": t(49)})
+	answers := consent.decisions with input as {"questions": [before, question([expiring])]}
+	answers[0].allow
+	answers[1].reason == "no_consent"
+}

@@ -13,11 +13,15 @@
 //
 //	data.heed.authz.decision         Authorize
 //	data.heed.consent.decision       Consent
+//	data.heed.consent.decisions      ConsentBatch (optional)
 //	data.heed.consent.write_decision ConsentWrite
 //	data.heed.collect.decision       Collect
 //
 // Each entrypoint is an object, so one evaluation answers everything a
-// caller needs (allow, reasons, status, record id). The snapshot sits behind
+// caller needs (allow, reasons, status, record id); decisions is an array
+// of such objects, one per question. A set without decisions (an override
+// of consent.rego older than it) is asked one question at a time; a set
+// whose decisions and decision disagree on sample questions is refused. The snapshot sits behind
 // an atomic pointer: evaluations never lock, and Replace swaps in a new
 // snapshot only after the whole new set compiled, still defines every
 // entrypoint with answers of the right shape, and passed all of its Rego
@@ -48,6 +52,10 @@
 //   - consent.rego avoids rules, function calls and composite values built
 //     from variables on its hot path, each of which costs the evaluator
 //     allocations.
+//   - Callers with several questions at hand ask them together
+//     (ConsentBatch): one evaluation answers up to maxBatchQuestions of
+//     them, which pays OPA's fixed cost per evaluation once, about half of
+//     a single decision's allocations.
 //
 // Even so, OPA's evaluator costs about two hundred times engine.Fold, the
 // hand-written reference; the equivalence test holds the two together.

@@ -15,7 +15,9 @@ import (
 // record, over thousands of generated ledgers and questions: few values per
 // field, so that scopes overlap, times tie and expiries fall exactly on now.
 // Record ids repeat across cases with different contents, which also checks
-// that the input cache never serves a stale record.
+// that the input cache never serves a stale record. The batch form
+// (ConsentBatch, data.heed.consent.decisions) is checked on the same
+// questions.
 func TestConsentMatchesFold(t *testing.T) {
 	n := 5000
 	if testing.Short() {
@@ -29,6 +31,8 @@ func TestConsentMatchesFold(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 1))
 			reasons := map[string]int{}
+			qs := make([]engine.ConsentQuestion, n)
+			folds := make([]want, n)
 			for i := range n {
 				q := randomQuestion(rng)
 				v, err := s.Consent(context.Background(), q)
@@ -41,6 +45,25 @@ func TestConsentMatchesFold(t *testing.T) {
 					t.Fatalf("case %d: policy says %+v, engine.Fold %+v\n%s", i, got, w, describe(q))
 				}
 				reasons[r.Reason]++
+				qs[i], folds[i] = q, got
+			}
+			// The batch form, on the same questions in batches of random
+			// sizes, some longer than one batch evaluation takes.
+			for start := 0; start < n; {
+				end := min(n, start+1+rng.IntN(300))
+				vs, err := s.ConsentBatch(context.Background(), qs[start:end])
+				if err != nil {
+					t.Fatalf("cases %d to %d: %v", start, end-1, err)
+				}
+				if len(vs) != end-start {
+					t.Fatalf("cases %d to %d: %d verdicts for %d questions", start, end-1, len(vs), end-start)
+				}
+				for j, v := range vs {
+					if got := (want{v.Allow, v.Status, reasonOf(v), v.RecordID}); got != folds[start+j] {
+						t.Fatalf("case %d: the batch policy says %+v, engine.Fold %+v\n%s", start+j, got, folds[start+j], describe(qs[start+j]))
+					}
+				}
+				start = end
 			}
 			// The generator must reach every outcome, each often enough to matter.
 			for _, reason := range []string{engine.ReasonGranted, engine.ReasonNoConsent, engine.ReasonDenied,

@@ -12,3 +12,9 @@ func AuthorizeUncached(s *Set, ctx context.Context, r engine.AccessRequest) (eng
 	snap := s.cur.Load()
 	return s.verdict(ctx, snap, &snap.authz, s.in.authz(r))
 }
+
+// ConsentBatchChunked is Set.ConsentBatch with evaluations of at most chunk
+// questions, for benchmarks that choose the chunk size.
+func ConsentBatchChunked(s *Set, ctx context.Context, qs []engine.ConsentQuestion, chunk int) ([]engine.Verdict, error) {
+	return s.consentBatch(ctx, s.cur.Load(), qs, chunk)
+}

@@ -42,7 +42,7 @@ func newInputs() *inputs {
 		}
 	}
 	add("role", "subject", "action", "owner",
-		"scope", "notice", "now", "records", "valid", "minor", "guardian_consent",
+		"scope", "notice", "now", "records", "questions", "valid", "minor", "guardian_consent",
 		"id", "purpose", "channel", "signal", "recipient", "touchpoint", "status",
 		"notice_version", "actor", "recorded_at", "expires_at", "guardian_evidence",
 		"event_type", "signal_allowed", "analytics_allowed",
@@ -182,25 +182,75 @@ func (in *inputs) consentWrite(w engine.ConsentWrite) ast.Value {
 // every call; scopes, the subject, the notice rule and the records come from
 // the caches when seen before.
 func (in *inputs) consent(q engine.ConsentQuestion) ast.Value {
-	recs := make([]*ast.Term, len(q.Records))
-	in.records.lookup(q.Records, recs)
+	return in.question(q, nanosTerm(q.Now), in.ledger(q.Records))
+}
+
+// consentBatch builds the input of data.heed.consent.decisions:
+//
+//	{"questions": [question, ...]}
+//
+// where each question is what consent builds for it. Questions asked at the
+// same time share their now term, and questions about the same ledger (the
+// same slice of records) share its array.
+func (in *inputs) consentBatch(qs []engine.ConsentQuestion) ast.Value {
+	type ledgerKey struct {
+		first *engine.ConsentRecord
+		n     int
+	}
+	var ledgers map[ledgerKey]*ast.Term
+	terms := make([]*ast.Term, len(qs))
+	var now *ast.Term
+	var at time.Time
+	for i, q := range qs {
+		if now == nil || !q.Now.Equal(at) {
+			now, at = nanosTerm(q.Now), q.Now
+		}
+		var recs *ast.Term
+		if len(q.Records) == 0 {
+			recs = in.ledger(nil)
+		} else {
+			k := ledgerKey{&q.Records[0], len(q.Records)}
+			if recs = ledgers[k]; recs == nil {
+				recs = in.ledger(q.Records)
+				if ledgers == nil {
+					ledgers = make(map[ledgerKey]*ast.Term)
+				}
+				ledgers[k] = recs
+			}
+		}
+		terms[i] = ast.NewTerm(in.question(q, now, recs))
+	}
+	return ast.NewObject([2]*ast.Term{in.key("questions"), ast.ArrayTerm(terms...)})
+}
+
+// question builds one question's object, with now as its time and records
+// its ledger's array.
+func (in *inputs) question(q engine.ConsentQuestion, now, records *ast.Term) ast.Object {
+	return ast.NewObject(
+		[2]*ast.Term{in.key("scope"), in.scope(q.Scope)},
+		[2]*ast.Term{in.key("subject"), in.subject(q.Subject)},
+		[2]*ast.Term{in.key("notice"), in.notice(q.Notice)},
+		[2]*ast.Term{in.key("now"), now},
+		[2]*ast.Term{in.key("records"), records},
+	)
+}
+
+// ledger builds the array of records' terms, from the cache when seen
+// before.
+func (in *inputs) ledger(records []engine.ConsentRecord) *ast.Term {
+	recs := make([]*ast.Term, len(records))
+	in.records.lookup(records, recs)
 	var built []int
-	for i, r := range q.Records {
+	for i, r := range records {
 		if recs[i] == nil {
 			recs[i] = in.record(r)
 			built = append(built, i)
 		}
 	}
 	if len(built) > 0 {
-		in.records.store(q.Records, recs, built)
+		in.records.store(records, recs, built)
 	}
-	return ast.NewObject(
-		[2]*ast.Term{in.key("scope"), in.scope(q.Scope)},
-		[2]*ast.Term{in.key("subject"), in.subject(q.Subject)},
-		[2]*ast.Term{in.key("notice"), in.notice(q.Notice)},
-		[2]*ast.Term{in.key("now"), nanosTerm(q.Now)},
-		[2]*ast.Term{in.key("records"), ast.ArrayTerm(recs...)},
-	)
+	return ast.ArrayTerm(recs...)
 }
 
 // record builds {"id", "scope", "status", "notice_version", "actor",

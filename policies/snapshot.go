@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -26,6 +27,12 @@ const (
 	consentPath      = "data.heed.consent.decision"
 	consentWritePath = "data.heed.consent.write_decision"
 	collectPath      = "data.heed.collect.decision"
+
+	// consentBatchPath, for ConsentBatch, is optional: a set without it
+	// (an override of consent.rego older than it) is asked one question at
+	// a time. A set that defines it must agree with consentPath on the
+	// smoke test's sample questions.
+	consentBatchPath = "data.heed.consent.decisions"
 )
 
 // A snapshot is one compiled policy set. It is immutable once built, except
@@ -45,6 +52,8 @@ type snapshot struct {
 	txnOption rego.EvalOption
 
 	authz, consent, consentWrite, collect rego.PreparedEvalQuery
+	consentBatch                          rego.PreparedEvalQuery // if hasBatch
+	hasBatch                              bool
 
 	authzMemo   memo[authzKey]
 	collectMemo memo[engine.CollectRequest] // the whole request is the key
@@ -102,6 +111,13 @@ func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, 
 		}
 		*e.pq = pq
 	}
+	if len(compiler.GetRulesExact(ast.MustParseRef(consentBatchPath))) > 0 {
+		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(consentBatchPath)).PrepareForEval(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", consentBatchPath, err))
+		}
+		snap.consentBatch, snap.hasBatch = pq, err == nil
+	}
 	if len(errs) > 0 {
 		return nil, &engine.PolicyError{Errors: errs}
 	}
@@ -149,18 +165,58 @@ func (s *Set) smoke(ctx context.Context, snap *snapshot) []string {
 	}
 	_, err := s.authorize(ctx, snap, engine.AccessRequest{Role: engine.RoleAdmin, Action: "users.read"})
 	check(authzPath, err)
-	_, err = s.consent(ctx, snap, engine.ConsentQuestion{
-		Scope: engine.Scope{Purpose: engine.PurposeMarketing, Channel: engine.ChannelEmail},
-		Records: []engine.ConsentRecord{{ID: "sample", Purpose: engine.PurposeMarketing,
-			Status: engine.StatusGranted}},
-	})
-	check(consentPath, err)
+	samples := sampleQuestions()
+	singles := make([]engine.Verdict, len(samples))
+	for i, q := range samples {
+		singles[i], err = s.consent(ctx, snap, q)
+		check(consentPath, err)
+	}
+	if snap.hasBatch && len(errs) == 0 {
+		batch, err := s.consentBatch(ctx, snap, samples, maxBatchQuestions)
+		check(consentBatchPath, err)
+		for i := range batch {
+			if !slices.Equal(batch[i].Reasons, singles[i].Reasons) || batch[i].Allow != singles[i].Allow ||
+				batch[i].Status != singles[i].Status || batch[i].RecordID != singles[i].RecordID {
+				check(consentBatchPath, fmt.Errorf("sample %d: decisions answers %+v, decision %+v", i, batch[i], singles[i]))
+			}
+		}
+	}
 	_, err = s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(engine.ConsentWrite{
 		Role: engine.RoleStorefront, Records: []engine.ConsentRecord{{Status: engine.StatusGranted}}}))
 	check(consentWritePath, err)
 	_, err = s.verdict(ctx, snap, &snap.collect, s.in.collect(engine.CollectRequest{EventType: "purchase"}))
 	check(collectPath, err)
 	return errs
+}
+
+// sampleQuestions are the consent questions smoke asks: one per outcome
+// of the shipped policy, so that a set whose decisions (the batch
+// entrypoint) drifted from its decision is refused.
+func sampleQuestions() []engine.ConsentQuestion {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := func(id string, st engine.Status, version, actor string) engine.ConsentRecord {
+		return engine.ConsentRecord{ID: id, Purpose: engine.PurposeMarketing, Status: st,
+			NoticeVersion: version, Actor: actor, RecordedAt: at}
+	}
+	scope := engine.Scope{Purpose: engine.PurposeMarketing, Channel: engine.ChannelEmail}
+	q := func(subj engine.Subject, valid []string, recs ...engine.ConsentRecord) engine.ConsentQuestion {
+		return engine.ConsentQuestion{Scope: scope, Subject: subj, Notice: engine.NoticeRule{Valid: valid},
+			Records: recs, Now: at.Add(time.Hour)}
+	}
+	adult, minor := engine.Subject{}, engine.Subject{Minor: true, GuardianConsent: true}
+	expired := rec("sample-expired", engine.StatusGranted, "v1", "")
+	expired.ExpiresAt = at.Add(time.Minute)
+	return []engine.ConsentQuestion{
+		q(adult, nil, rec("sample", engine.StatusGranted, "", "")),
+		q(adult, nil),
+		q(adult, nil, expired),
+		q(adult, nil, rec("sample-denied", engine.StatusDenied, "", "")),
+		q(adult, nil, rec("sample-withdrawn", engine.StatusWithdrawn, "", "")),
+		q(adult, nil, rec("sample-odd", "odd", "", "")),
+		q(adult, []string{"v2"}, rec("sample-old", engine.StatusGranted, "v1", "")),
+		q(minor, nil, rec("sample-minor", engine.StatusGranted, "", engine.ActorSelf)),
+		q(minor, []string{"v1"}, rec("sample-guardian", engine.StatusGranted, "v1", engine.ActorGuardian)),
+	}
 }
 
 // capabilities are OPA's, less the non-deterministic built-ins (http.send,

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,8 @@ type config struct {
 	MaxBody     int64 // largest request body accepted, in bytes
 	// DebugAddr serves net/http/pprof when set; empty: not served.
 	DebugAddr string
+	// TrainEvery is how often the recommender retrains; 0: only on demand.
+	TrainEvery time.Duration
 }
 
 // An apiKey is one API key and the role it holds.
@@ -67,15 +70,16 @@ type channelTarget struct {
 
 // Defaults of the settings that have one.
 const (
-	defaultAddr    = ":8080"
-	defaultDataDir = "./heed-data"
-	defaultMaxBody = 1 << 20
+	defaultAddr       = ":8080"
+	defaultDataDir    = "./heed-data"
+	defaultMaxBody    = 1 << 20
+	defaultTrainEvery = time.Hour
 )
 
 // rawFlags holds the flag values before they are checked.
 type rawFlags struct {
-	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr string
-	channels, changeWebhooks                                        listFlag
+	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr, trainEvery string
+	channels, changeWebhooks                                                    listFlag
 }
 
 // A listFlag is a repeatable string flag.
@@ -96,6 +100,7 @@ func newFlagSet(f *rawFlags) *flag.FlagSet {
 	fs.StringVar(&f.policies, "policies", "", "directory of Rego policies overriding the embedded ones, HEED_POLICIES")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error, HEED_LOG_LEVEL (default info)")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "address serving Go's /debug/pprof profiles, HEED_DEBUG_ADDR (default: none; keep it on loopback)")
+	fs.StringVar(&f.trainEvery, "train-every", "", "how often the recommender retrains, e.g. 30m; 0: only on demand, HEED_TRAIN_EVERY (default 1h)")
 	fs.StringVar(&f.maxBody, "max-body", "", "largest request body, in bytes or with KiB/MiB/GiB, HEED_MAX_BODY (default 1MiB)")
 	return fs
 }
@@ -141,7 +146,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return nil, env
 	}
 
-	cfg := config{Addr: defaultAddr, DataDir: defaultDataDir, MaxBody: defaultMaxBody}
+	cfg := config{Addr: defaultAddr, DataDir: defaultDataDir, MaxBody: defaultMaxBody, TrainEvery: defaultTrainEvery}
 	var errs []error
 	check := func(err error) {
 		if err != nil {
@@ -199,6 +204,17 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			check(fmt.Errorf("%s: %v", src, err))
 		}
 		cfg.MaxBody = n
+	}
+	if v, src := setting("train-every", f.trainEvery, "HEED_TRAIN_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case v == "0":
+			cfg.TrainEvery = 0
+		case err != nil || d < time.Minute:
+			check(fmt.Errorf("%s: %q is not a duration of at least 1m such as 30m or 6h (or 0)", src, v))
+		default:
+			cfg.TrainEvery = d
+		}
 	}
 	if v, src := setting("debug-addr", f.debugAddr, "HEED_DEBUG_ADDR"); v != "" {
 		cfg.DebugAddr = v

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -41,7 +42,7 @@ const (
 
 func TestParseConfig(t *testing.T) {
 	policies := t.TempDir()
-	base := config{Addr: ":8080", DataDir: "./heed-data", MaxBody: 1 << 20, Channels: allLog()}
+	base := config{Addr: ":8080", DataDir: "./heed-data", MaxBody: 1 << 20, Channels: allLog(), TrainEvery: time.Hour}
 	tests := []struct {
 		name string
 		args []string
@@ -58,6 +59,7 @@ func TestParseConfig(t *testing.T) {
 				"HEED_WEBHOOK_SECRET":  "a-long-webhook-secret",
 				"HEED_CHANGE_WEBHOOKS": "https://crm.example/heed, http://pos.example:8081/changes",
 				"HEED_POLICIES":        policies, "HEED_LOG_LEVEL": "debug", "HEED_MAX_BODY": "2MiB",
+				"HEED_TRAIN_EVERY": "30m",
 			},
 			want: func(c *config) {
 				c.Addr, c.DataDir, c.RedisURL = "127.0.0.1:9000", "/var/lib/heed", "redis://localhost:6379/2"
@@ -69,6 +71,7 @@ func TestParseConfig(t *testing.T) {
 				c.WebhookSecret = "a-long-webhook-secret"
 				c.ChangeWebhooks = []string{"https://crm.example/heed", "http://pos.example:8081/changes"}
 				c.PoliciesDir, c.LogLevel, c.MaxBody = policies, slog.LevelDebug, 2<<20
+				c.TrainEvery = 30 * time.Minute
 			},
 		},
 		{
@@ -77,7 +80,7 @@ func TestParseConfig(t *testing.T) {
 				"--keys", "marketing=" + key1 + ",marketing=" + key2,
 				"--channel", "inapp=http://inapp.example", "--channel=email=log,sms=https://sms.example/send",
 				"--change-webhook", "https://a.example", "--change-webhook=https://b.example",
-				"--log-level", "WARN", "--max-body", "4096"},
+				"--log-level", "WARN", "--max-body", "4096", "--train-every", "0"},
 			env: map[string]string{
 				"HEED_ADDR": ":1", "HEED_DATA": "/elsewhere", "HEED_REDIS": "redis://other:6379",
 				"HEED_API_KEYS": "admin=" + key1, "HEED_CHANNELS": "push=https://ignored.example",
@@ -92,6 +95,7 @@ func TestParseConfig(t *testing.T) {
 				})
 				c.ChangeWebhooks = []string{"https://a.example", "https://b.example"}
 				c.LogLevel, c.MaxBody = slog.LevelWarn, 4096
+				c.TrainEvery = 0
 			},
 		},
 		{
@@ -168,6 +172,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"MaxBodyZero", []string{"--max-body", "0"}, nil, `--max-body: "0" is not a size from 1 to 1GiB`},
 		{"MaxBodyHuge", nil, map[string]string{"HEED_MAX_BODY": "2GiB"}, `HEED_MAX_BODY: "2GiB" is not a size`},
 		{"MaxBodyUnit", nil, map[string]string{"HEED_MAX_BODY": "1MB"}, `HEED_MAX_BODY: "1MB" is not a size`},
+		{"TrainEveryShort", []string{"--train-every", "5s"}, nil, `--train-every: "5s" is not a duration of at least 1m`},
+		{"TrainEveryNonsense", nil, map[string]string{"HEED_TRAIN_EVERY": "daily"}, `HEED_TRAIN_EVERY: "daily" is not a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

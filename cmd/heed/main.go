@@ -50,6 +50,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, rest, stdout)
+	case "import":
+		return importCmd(ctx, rest, getenv, stdout, stderr)
+	case "train":
+		return trainCmd(ctx, rest, getenv, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, rest, getenv, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "heed %s (%s)\n", version, runtime.Version())
 		return nil
@@ -69,6 +77,11 @@ Usage:
   heed serve [flags]   run the HTTP API, scheduler and workers (heed serve -h for flags)
   heed policy test [DIR]
                        compile the policies (embedded, or DIR's *.rego) and run their Rego tests
+  heed import FILE     stream events (NDJSON, CSV or UCI Online Retail; .gz too) into a running heed
+  heed train           train the recommender of a running heed now
+  heed demo            load the shipped Online Retail data into a running heed and show lists
+  heed eval            evaluate the recommender on the Online Retail data (protocols P2, P3)
+                       (import, train and demo take --url, --key, --data; -h for more)
   heed version         print the version
   heed help            print this help
 `)

@@ -25,6 +25,7 @@ import (
 	"heed/engine"
 	"heed/engine/badgerstore"
 	"heed/policies"
+	"heed/recommend"
 )
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
@@ -111,13 +112,33 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	}
 	log.InfoContext(ctx, "policies loaded", "revision", pol.Revision(), "modules", len(pol.Modules()))
 
+	// The recommender: the live catalog from the store, the last model
+	// snapshot if there is one.
+	catalog := recommend.NewCatalog()
+	nItems := 0
+	for it, err := range db.ScanItems(ctx) {
+		if err != nil {
+			return fmt.Errorf("load catalog: %w", err)
+		}
+		catalog.Put(it)
+		nItems++
+	}
+	live := recommend.NewLive(catalog)
+
 	disp := changes.New(db, changes.Options{Secret: sec.WebhookSecret}, log)
 	svc := engine.NewService(db, pol, engine.Options{
 		ChangeTargets: cfg.ChangeWebhooks,
 		ProofKey:      sec.ProofKey,
 		Tokens:        engine.Tokens{Secret: sec.TokenSecret},
 		Changed:       disp.Wake,
+		Recommender:   live,
 	}, log)
+	tr := &recommend.Trainer{Events: svc.TrainingEvents, Items: db.ScanItems, Live: live,
+		Path: filepath.Join(cfg.DataDir, "model", "model.snap"), Options: recommend.DefaultOptions(), Log: log}
+	if err := tr.Load(); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "recommender ready", "items", nItems, "model", live.Model() != nil)
 
 	gin.SetMode(gin.ReleaseMode)
 	handler := api.NewServer(api.Config{
@@ -130,6 +151,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 			"redis":  func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		},
 		Registry: prometheus.NewRegistry(),
+		Trainer:  modelTrainer{tr},
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -153,6 +175,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return disp.Run(gctx) })
+	if cfg.TrainEvery > 0 {
+		g.Go(func() error { tr.Every(engine.SystemContext(gctx), cfg.TrainEvery); return nil })
+	}
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		log.InfoContext(ctx, "serving Go profiles on /debug/pprof/", "addr", cfg.DebugAddr)

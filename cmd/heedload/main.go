@@ -3,6 +3,7 @@
 //
 //	heedload seed -key KEY -users 1000000 -records 10
 //	heedload attack -key KEY -users 1000000 -target check -rate 8000 -conns 64 -duration 20s
+//	heedload events -key KEY -batch 500 -conns 8 -duration 15s   (see events.go)
 //
 // seed creates users u0, u1, ..., each with -records consent records over
 // marketing channels and personalization signals, in one request per user.
@@ -37,15 +38,17 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: heedload seed|attack [flags]")
+		return fmt.Errorf("usage: heedload seed|attack|events [flags]")
 	}
 	switch args[0] {
 	case "seed":
 		return seed(ctx, args[1:], out)
 	case "attack":
 		return attack(ctx, args[1:], out)
+	case "events":
+		return events(ctx, args[1:], out)
 	}
-	return fmt.Errorf("unknown mode %q: want seed or attack", args[0])
+	return fmt.Errorf("unknown mode %q: want seed, attack or events", args[0])
 }
 
 func seed(ctx context.Context, args []string, out io.Writer) error {

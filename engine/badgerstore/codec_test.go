@@ -118,3 +118,60 @@ func BenchmarkConsentCodec(b *testing.B) {
 		}
 	})
 }
+
+func TestInterestsCodec(t *testing.T) {
+	in := engine.Interests{
+		Tags: []engine.InterestTag{{Tag: "category:shoes", Weight: 1.25, UpdatedAt: time.Date(2026, 3, 1, 10, 0, 0, 5, time.UTC)},
+			{Tag: "tag:x", Weight: 0}},
+		Deleted: []string{"brand:acme", ""},
+	}
+	var got engine.Interests
+	if err := decodeInterests([]byte("t/u"), appendInterests(nil, &in), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, got); diff != "" {
+		t.Errorf("binary (-want +got):\n%s", diff)
+	}
+	old, _ := json.Marshal(in) // what earlier builds stored
+	got = engine.Interests{}
+	if err := decodeInterests([]byte("t/u"), old, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, got); diff != "" {
+		t.Errorf("JSON (-want +got):\n%s", diff)
+	}
+	for _, bad := range [][]byte{nil, {2}, {1, 5}, appendInterests(nil, &in)[:10]} {
+		if err := decodeInterests([]byte("t/u"), bad, &got); err == nil {
+			t.Errorf("decode %v: no error", bad)
+		}
+	}
+}
+
+func TestEventCodec(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 123, time.UTC)
+	tests := map[string]engine.Event{
+		"view": {ID: "evt_1", Type: engine.EventView, User: "u1", Item: "sku-1", Touchpoint: engine.TouchpointApp, Region: "310000", OccurredAt: at},
+		"purchase": {ID: "evt_2", Type: engine.EventPurchase, User: "u\u00e9", Order: "o-1", OccurredAt: at,
+			Items: []engine.LineItem{{Item: "a", Quantity: 2, Price: 9.99}, {Item: "b", Quantity: 1, Price: 0}}},
+		"search": {ID: "evt_3", Type: engine.EventSearch, User: "u", Query: "red shoes", OccurredAt: at},
+	}
+	for name, e := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got engine.Event
+			k := eventKey(nil, e.User, e.OccurredAt, 42)
+			if err := decodeEvent(k, appendEvent(nil, &e), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(e, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	e := tests["purchase"]
+	v := appendEvent(nil, &e)
+	for _, bad := range [][]byte{nil, {2}, v[:len(v)-1], append(v, 0)} {
+		if err := decodeEvent(eventKey(nil, "u", at, 1), bad, new(engine.Event)); err == nil {
+			t.Errorf("decode %v: no error", bad)
+		}
+	}
+}

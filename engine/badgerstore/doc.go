@@ -1,6 +1,6 @@
 // Package badgerstore is heed's persistence on an embedded Badger database.
 // Open returns a *DB that satisfies engine.Store, plus the methods the change
-// dispatcher (outbox), the events pipeline (AddInterests) and /readyz (Ping)
+// dispatcher (outbox), AddInterests and /readyz (Ping)
 // need. It defines no interface of its own.
 //
 // # Durability
@@ -37,7 +37,7 @@
 //	n/<seq>                                  engine.Notice as JSON, publication order
 //	nk/<purpose>\x00<version>                empty: the notice exists
 //	f/<user>                                 engine.Preferences as JSON
-//	t/<user>                                 engine.Interests as JSON
+//	t/<user>                                 engine.Interests (binary, interests.go; or JSON)
 //	a/<user>\x00<^at><^seq>                  engine.ActivityEntry as JSON, newest first
 //	d/<decision id>                          where the decision is in the segment files
 //	                                         (hour, offset, length; 16 bytes), with a TTL
@@ -48,6 +48,8 @@
 //	oi/<item id>                             <next-at> of the item's o/ key (8 bytes)
 //	od/<item id>                             dead-lettered engine.OutboxItem as JSON
 //	e/<user>                                 pending purge of a removed user (see below)
+//	it/<item id>                             engine.Item as JSON (the catalog)
+//	ev/<user>\x00<at><seq>                   one event (binary, events.go), oldest first
 //
 // <seq> is an 8-byte big-endian sequence from a process-wide generator that
 // returns max(now in ns, last+1); a user's records also stay above s/<user>,
@@ -57,16 +59,21 @@
 // ordered range (the hot path of /consents/check); reading every purpose
 // merges the ranges by <seq>. <next-at> is the item's NextAt in Unix ns as an
 // 8-byte big-endian number with the sign bit flipped (0 for the zero time),
-// so o/ keys sort by due time. <^at> and <^seq> are the bitwise complements
-// of the entry's time key and of a sequence, so a forward scan is newest first.
+// so o/ keys sort by due time. <at> of an event is its OccurredAt encoded
+// the same way, so a user's events are one range in time order (a reverse
+// scan reads the newest first) and all events, in key order, come user by
+// user. <^at> and <^seq> are the bitwise complements of the entry's time key
+// and of a sequence, so a forward scan is newest first. Interest weights in
+// t/<user> are stored as of each tag's UpdatedAt; they decay with
+// engine.InterestHalfLife (engine.Interests.At gives them as of now).
 //
 // # Removing users
 //
 // Erase and Merge first remove a user in one transaction that touches only a
 // bounded set of keys (profile, identities, preferences, interests, and for
 // Merge the ledger), and record e/<user>. What can grow without bound
-// (ledger on erasure, usage log, the decision index) is then purged or moved
-// in smaller transactions; e/<user> holds the merge survivor, or is empty for
+// (ledger on erasure, usage log, events, the decision index) is then purged
+// or moved in smaller transactions; e/<user> holds the merge survivor, or is empty for
 // an erasure. Until e/<user> is gone, that id reads as unknown; PutUser of the
 // same id finishes the purge first, and Open resumes any purge a crash
 // interrupted.

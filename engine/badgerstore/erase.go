@@ -13,9 +13,9 @@ import (
 )
 
 // Erase deletes everything held about the user id (profile, identities,
-// ledger, preferences, interests, usage log, logged decisions) and stores
+// ledger, preferences, interests, events, usage log, logged decisions) and stores
 // proof under its SubjectHash, with fx, in one transaction; the ledger, usage
-// log and decisions are then purged in smaller ones before Erase returns
+// log, events and decisions are then purged in smaller ones before Erase returns
 // (doc.go, "Removing users"). Usage-log entries in fx for id itself are not
 // written. If a proof for the same subject exists (the id was re-created and
 // erased again), its records are kept before proof's. PutUser with the same
@@ -116,9 +116,9 @@ func (db *DB) ErasureProof(ctx context.Context, subjectHash string) (engine.Eras
 const purgeChunk = 512
 
 // finishPurge completes the removal of id recorded by e/<id>: it deletes
-// the leftover ledger, and moves the usage log and decision index to the
-// merge survivor named in e/<id> if that user exists, or deletes them (with
-// the decisions) otherwise. Then it deletes e/<id>. It is idempotent.
+// the leftover ledger, and moves the usage log, decision index and events to
+// the merge survivor named in e/<id> if that user exists, or deletes them
+// (with the decisions) otherwise. Then it deletes e/<id>. It is idempotent.
 func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 	var (
 		target  engine.UserID
@@ -141,7 +141,7 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		return err
 	}
 	guard := userKey(pPurge, id)
-	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pDecisionUser, id)}
+	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pDecisionUser, id), userRange(pEvent, id)}
 	for range 3 {
 		if err := db.purgeRange(ctx, guard, ranges[0], func(*badger.Txn, *badger.Item, []byte) error { return nil }); err != nil {
 			return err
@@ -153,6 +153,11 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		}
 		if err := db.purgeRange(ctx, guard, ranges[2], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
 			return db.moveDecisionIndex(txn, item, suffix, target)
+		}); err != nil {
+			return err
+		}
+		if err := db.purgeRange(ctx, guard, ranges[3], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
+			return moveEvent(txn, item, suffix, target)
 		}); err != nil {
 			return err
 		}

@@ -40,12 +40,12 @@ func TestInterests(t *testing.T) {
 			}, Deleted: []string{}},
 		},
 		{
-			name: "add weight to an existing tag",
+			name: "add weight to an existing tag, the old weight decayed",
 			do: func() error {
 				return db.AddInterests(ctx, "u1", []engine.InterestTag{{Tag: "brand:acme", Weight: 0.5, UpdatedAt: t1}})
 			},
 			want: engine.Interests{Tags: []engine.InterestTag{
-				{Tag: "brand:acme", Weight: 0.75, UpdatedAt: t1},
+				{Tag: "brand:acme", Weight: engine.Decay(0.25, t0, t1) + 0.5, UpdatedAt: t1},
 				{Tag: "category:shoes", Weight: 0.5, UpdatedAt: t0},
 			}, Deleted: []string{}},
 		},

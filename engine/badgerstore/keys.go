@@ -29,6 +29,8 @@ const (
 	pOutboxIndex  = "oi/"
 	pDead         = "od/"
 	pPurge        = "e/"
+	pItem         = "it/"
+	pEvent        = "ev/"
 )
 
 var schemaKey = []byte("m/schema")

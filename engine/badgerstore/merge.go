@@ -21,13 +21,14 @@ import (
 //   - moves the identities, and links m.Identity (if set) to the survivor;
 //   - keeps the survivor's preferences, or takes the absorbed user's if the
 //     survivor had none;
-//   - unions the interest tags (a tag both have keeps the larger weight) and
+//   - unions the interest tags (a tag both have keeps the larger weight,
+//     both decayed to the later of their times) and
 //     the deleted tags, and drops every deleted tag;
 //   - adds the absorbed user's order count to the survivor's and keeps the
 //     earlier first purchase;
 //   - deletes the absorbed user and writes m.Effects.
 //
-// The usage log and decision index are then moved in smaller transactions
+// The usage log, events and decision index are then moved in smaller transactions
 // before Merge returns (doc.go, "Removing users"). Returns ErrInvalid for a
 // malformed merge, ErrNotFound if either user is unknown, and an
 // *engine.IdentityConflict if a third user holds m.Identity.
@@ -188,11 +189,13 @@ func mergeInterests(txn *badger.Txn, surv, abs engine.UserID) error {
 		switch {
 		case i < 0:
 			s.Tags = append(s.Tags, t)
-		default:
-			s.Tags[i].Weight = max(s.Tags[i].Weight, t.Weight)
-			if t.UpdatedAt.After(s.Tags[i].UpdatedAt) {
-				s.Tags[i].UpdatedAt = t.UpdatedAt
+		default: // compare the weights at the later of the two times
+			at := s.Tags[i].UpdatedAt
+			if t.UpdatedAt.After(at) {
+				at = t.UpdatedAt
 			}
+			s.Tags[i].Weight = max(engine.Decay(s.Tags[i].Weight, s.Tags[i].UpdatedAt, at), engine.Decay(t.Weight, t.UpdatedAt, at))
+			s.Tags[i].UpdatedAt = at
 		}
 	}
 	s.Tags = slices.DeleteFunc(s.Tags, func(t engine.InterestTag) bool { return slices.Contains(s.Deleted, t.Tag) })

@@ -1,0 +1,456 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"heed/engine"
+)
+
+// Events are the largest and fastest-growing data (tens of thousands a
+// second on ingestion), so, like consent records, they have a compact binary
+// encoding; the user and the time are in the key and are not repeated.
+// Version 1:
+//
+//	0x01
+//	string ID, Type, Item, Order, Query, Touchpoint, Region
+//	uvarint number of lines, then per line: string Item, uvarint Quantity,
+//	        8-byte little-endian IEEE 754 Price
+//
+// Strings are as in the consent codec (codec.go).
+const eventCodecV1 = 1
+
+// eventSuffixLen is the length of <at><seq> after ev/<user>\x00.
+const eventSuffixLen = 16
+
+// eventKey is ev/<user>\x00<at><seq>: a user's events in time order, and
+// events of the same time in append order.
+func eventKey(b []byte, id engine.UserID, at time.Time, seq uint64) []byte {
+	b = append(b, pEvent...)
+	b = append(b, id...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint64(b, timeKey(at))
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// appendEvent appends the encoding of e (its User and OccurredAt excepted).
+func appendEvent(b []byte, e *engine.Event) []byte {
+	b = append(b, eventCodecV1)
+	for _, s := range [...]string{e.ID, string(e.Type), string(e.Item), e.Order, e.Query, string(e.Touchpoint), e.Region} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Items)))
+	for _, l := range e.Items {
+		b = appendString(b, string(l.Item))
+		b = binary.AppendUvarint(b, uint64(max(l.Quantity, 0)))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(l.Price))
+	}
+	return b
+}
+
+// decodeEvent decodes the key and value of a stored event. It copies what it
+// keeps, so k and v may be Badger's buffers.
+func decodeEvent(k, v []byte, e *engine.Event) error {
+	n := len(k) - eventSuffixLen - 1
+	if n <= len(pEvent) || k[n] != 0 || len(v) == 0 || v[0] != eventCodecV1 {
+		return fmt.Errorf("badgerstore: corrupt event %q", k)
+	}
+	e.User = engine.UserID(k[len(pEvent):n])
+	e.OccurredAt = timeFromKey(binary.BigEndian.Uint64(k[n+1:]))
+	d := decoder{b: v[1:]}
+	e.ID = d.string()
+	e.Type = engine.EventType(d.string())
+	e.Item = engine.ItemID(d.string())
+	e.Order = d.string()
+	e.Query = d.string()
+	e.Touchpoint = engine.Touchpoint(d.string())
+	e.Region = d.string()
+	lines, k2 := binary.Uvarint(d.b)
+	if d.err != nil || k2 <= 0 || lines > uint64(len(d.b)) {
+		return fmt.Errorf("badgerstore: corrupt event %q", k)
+	}
+	d.b = d.b[k2:]
+	e.Items = nil
+	if lines > 0 {
+		e.Items = make([]engine.LineItem, lines)
+	}
+	for i := range e.Items {
+		l := &e.Items[i]
+		l.Item = engine.ItemID(d.string())
+		q, k3 := binary.Uvarint(d.b)
+		if d.err != nil || k3 <= 0 || len(d.b) < k3+8 {
+			return fmt.Errorf("badgerstore: corrupt event %q", k)
+		}
+		l.Quantity = int(q)
+		l.Price = math.Float64frombits(binary.LittleEndian.Uint64(d.b[k3:]))
+		d.b = d.b[k3+8:]
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return fmt.Errorf("badgerstore: corrupt event %q", k)
+	}
+	return nil
+}
+
+// AppendEvents writes b in one transaction, on disk when it returns: each
+// event under ev/<user>\x00<at><seq>, each user's derived updates (order
+// count, first purchase, interest tags, see engine.UserEvents) and the
+// effects (usage-log entries, outbox items). Concurrent calls share
+// transactions and fsyncs with other writes (group commit). Events, updates
+// and usage-log entries of users that do not exist (erased or merged away
+// since the caller looked) are skipped; the rest is written. Returns
+// ErrInvalid for an event without an id, user or time.
+//
+// Everything that costs CPU (encoding, and the read-modify-write of each
+// user's profile and interests) is done before the transaction, in the
+// caller's goroutine, from a snapshot; the transaction, run by the one
+// committer goroutine, only checks that each value it replaces is still
+// the one the snapshot had, and computes again the rare one that changed.
+func (db *DB) AppendEvents(ctx context.Context, b engine.EventBatch) error {
+	size := 0
+	for i := range b.Events {
+		e := &b.Events[i]
+		if e.ID == "" || e.User == "" || e.OccurredAt.IsZero() {
+			return engine.Invalid(fmt.Sprintf("events[%d]", i), "needs an id, a user and a time")
+		}
+		size += len(pEvent) + len(e.User) + 1 + eventSuffixLen + 64 + len(e.ID) + len(e.Item) + len(e.Order) +
+			len(e.Query) + len(e.Region) + 32*len(e.Items)
+	}
+	// Keys and values are built once, outside the transaction function,
+	// which may run more than once; Badger keeps the slices until commit.
+	buf := make([]byte, 0, size)
+	keys := make([][]byte, len(b.Events))
+	vals := make([][]byte, len(b.Events))
+	for i := range b.Events {
+		e := &b.Events[i]
+		start := len(buf)
+		buf = eventKey(buf, e.User, e.OccurredAt, db.seq.next(0))
+		keys[i] = buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = appendEvent(buf, e)
+		vals[i] = buf[start:len(buf):len(buf)]
+	}
+	acts, err := db.encodeActivity(b.Effects.Activity)
+	if err != nil {
+		return err
+	}
+	updates, err := db.prepareUserEvents(ctx, b.Users)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	err = db.update(ctx, func(txn *badger.Txn) error {
+		known := make(map[engine.UserID]bool, len(b.Users))
+		isKnown := func(id engine.UserID) (bool, error) {
+			ok, seen := known[id]
+			if seen {
+				return ok, nil
+			}
+			ok, err := exists(txn, userKey(pUser, id))
+			known[id] = ok
+			return ok, err
+		}
+		for i := range b.Events {
+			ok, err := isKnown(b.Events[i].User)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := txn.Set(keys[i], vals[i]); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range updates {
+			ok, err := isKnown(updates[i].u.User)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := updates[i].apply(txn); err != nil {
+					return err
+				}
+			}
+		}
+		for _, a := range acts {
+			ok, err := isKnown(a.user)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := txn.Set(a.key, a.val); err != nil {
+					return err
+				}
+			}
+		}
+		for _, it := range b.Effects.Outbox {
+			if err := putOutbox(txn, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	return nil
+}
+
+// An encodedEntry is a usage-log entry ready to be set.
+type encodedEntry struct {
+	user     engine.UserID
+	key, val []byte
+}
+
+// encodeActivity encodes entries as putActivity would write them.
+func (db *DB) encodeActivity(entries []engine.ActivityEntry) ([]encodedEntry, error) {
+	out := make([]encodedEntry, len(entries))
+	for i, e := range entries {
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		v, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("badgerstore: encode activity: %w", err)
+		}
+		out[i] = encodedEntry{user: e.User, key: activityKey(e.User, timeKey(e.At), db.seq.next(0)), val: v}
+	}
+	return out, nil
+}
+
+// A userUpdate is one user's derived updates, computed from a snapshot.
+type userUpdate struct {
+	u engine.UserEvents
+	// The versions of the values the snapshot had (0: missing) and the
+	// values to write in their place, for the profile (when orders change)
+	// and the interests (when tags are added).
+	userVer, tagsVer uint64
+	userNew, tagsNew []byte
+	tagsChanged      bool
+}
+
+// prepareUserEvents reads the users' profiles and interests in one read
+// transaction and computes what each update writes.
+func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]userUpdate, error) {
+	out := make([]userUpdate, len(us))
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		for i, u := range us {
+			up := &out[i]
+			up.u = u
+			if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() {
+				k := userKey(pUser, u.User)
+				old, ver, err := valueOf(txn, k)
+				if err != nil {
+					return err
+				}
+				if old != nil {
+					if up.userNew, err = orderedProfile(k, old, u); err != nil {
+						return err
+					}
+					up.userVer = ver
+				}
+			}
+			if len(u.Interests) > 0 {
+				k := userKey(pInterests, u.User)
+				old, ver, err := valueOf(txn, k)
+				if err != nil {
+					return err
+				}
+				up.tagsVer = ver
+				up.tagsNew, up.tagsChanged, err = addedInterests(k, old, u.Interests)
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// apply writes up in txn: the precomputed values where the stored ones are
+// still those of the snapshot (same version), else values computed again
+// from txn.
+func (up *userUpdate) apply(txn *badger.Txn) error {
+	u := up.u
+	if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() {
+		k := userKey(pUser, u.User)
+		same, err := unchanged(txn, k, up.userVer)
+		if err != nil {
+			return err
+		}
+		v := up.userNew
+		if v == nil || !same {
+			cur, _, err := valueOf(txn, k)
+			if err != nil || cur == nil {
+				return err
+			}
+			if v, err = orderedProfile(k, cur, u); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(k, v); err != nil {
+			return err
+		}
+	}
+	if len(u.Interests) > 0 {
+		k := userKey(pInterests, u.User)
+		same, err := unchanged(txn, k, up.tagsVer)
+		if err != nil {
+			return err
+		}
+		v, changed := up.tagsNew, up.tagsChanged
+		if !same {
+			cur, _, err := valueOf(txn, k)
+			if err != nil {
+				return err
+			}
+			if v, changed, err = addedInterests(k, cur, u.Interests); err != nil {
+				return err
+			}
+		}
+		if changed {
+			return txn.Set(k, v)
+		}
+	}
+	return nil
+}
+
+// valueOf returns a copy of key's value and its version (the commit that
+// wrote it), or nil and 0 if key is missing.
+func valueOf(txn *badger.Txn, key []byte) ([]byte, uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, item.Version(), err
+}
+
+// unchanged reports whether key's value still has version ver (0: key
+// missing), without reading the value (a large one stays in the value log).
+// A value this transaction wrote (another write of the same group commit)
+// has the transaction's read timestamp as its version, as may one committed
+// just before the transaction began: such a version never counts as
+// unchanged, so the caller reads the value and computes again.
+func unchanged(txn *badger.Txn, key []byte, ver uint64) (bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ver == 0, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return item.Version() == ver && ver < txn.ReadTs(), nil
+}
+
+// orderedProfile returns the profile old (JSON of engine.User) with u's
+// orders and first purchase applied.
+func orderedProfile(k, old []byte, u engine.UserEvents) ([]byte, error) {
+	var usr engine.User
+	if err := unmarshal(k, old, &usr); err != nil {
+		return nil, err
+	}
+	usr.OrderCount += u.Orders
+	if !u.FirstPurchaseAt.IsZero() && (usr.FirstPurchaseAt.IsZero() || u.FirstPurchaseAt.Before(usr.FirstPurchaseAt)) {
+		usr.FirstPurchaseAt = u.FirstPurchaseAt
+	}
+	return json.Marshal(usr)
+}
+
+// addedInterests returns the interests old (nil: none) with tags added, and
+// whether they changed.
+func addedInterests(k, old []byte, tags []engine.InterestTag) ([]byte, bool, error) {
+	var in engine.Interests
+	if old != nil {
+		if err := decodeInterests(k, old, &in); err != nil {
+			return nil, false, err
+		}
+	}
+	if !in.Add(tags...) {
+		return nil, false, nil
+	}
+	sortTags(in.Tags)
+	return appendInterests(nil, &in), true, nil
+}
+
+// Events returns the newest limit events of id (all of them if limit <= 0),
+// oldest first. Returns ErrNotFound for an unknown user.
+func (db *DB) Events(ctx context.Context, id engine.UserID, limit int) ([]engine.Event, error) {
+	prefix := userRange(pEvent, id)
+	var out []engine.Event
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := mustExist(txn, id); err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		end := append(slices.Clip(prefix), slices.Repeat([]byte{0xff}, eventSuffixLen+1)...)
+		for it.Seek(end); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			var e engine.Event
+			if err := item.Value(func(v []byte) error { return decodeEvent(item.Key(), v, &e) }); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", id, err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// ScanEvents yields every stored event, user by user (in user id order),
+// each user's oldest first; on an error it yields the error once and stops.
+// It reads scanChunk events per read transaction and checks ctx between
+// events.
+func (db *DB) ScanEvents(ctx context.Context) iter.Seq2[engine.Event, error] {
+	return func(yield func(engine.Event, error) bool) {
+		for v, err := range db.scan(ctx, []byte(pEvent)) {
+			if err != nil {
+				yield(engine.Event{}, fmt.Errorf("scan events: %w", err))
+				return
+			}
+			var e engine.Event
+			if err := decodeEvent(v.key, v.val, &e); err != nil {
+				yield(engine.Event{}, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// moveEvent copies an event of a removed user to target, the merge
+// survivor, if target exists.
+func moveEvent(txn *badger.Txn, item *badger.Item, suffix []byte, target engine.UserID) error {
+	if target == "" {
+		return nil
+	}
+	if ok, err := exists(txn, userKey(pUser, target)); err != nil || !ok {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	return txn.Set(append(userRange(pEvent, target), suffix...), v)
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Recommender figures for docs/BENCHMARKS.md, on the UCI Online Retail data
+# shipped in data/onlineretail: starts heed on a fresh data directory, loads
+# items, customers and consents (heed demo --skip-events), times
+# `heed import` of the whole transactions file and `heed train`, then loads
+# GET /v1/users/{id}/recommendations from the same machine with wrk (64
+# connections), with GET /healthz as the baseline of the same run, and
+# last POST /v1/events in batches of 500 (heedload events, 8 connections).
+# Usage: scripts/bench-recs.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${1:-15}
+PORT=${PORT:-18090}
+command -v wrk >/dev/null || { echo "wrk is not installed: run 'make deps-load'" >&2; exit 1; }
+go build -o bin/heed ./cmd/heed
+go build -o bin/heedload ./cmd/heedload
+
+DATA=$(mktemp -d /tmp/heed-bench.XXXXXX)
+ADMIN=bench-admin-key-0123456789abcdef
+STORE=bench-store-key-0123456789abcdef
+HEED_API_KEYS="admin=$ADMIN,storefront=$STORE" ./bin/heed serve --addr "127.0.0.1:$PORT" --data "$DATA" --log-level warn --train-every 0 &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+export HEED_URL="http://127.0.0.1:$PORT" HEED_KEY=$ADMIN
+
+echo "== heed demo --skip-events (items, customers, consents)"
+./bin/heed demo --skip-events 2>/dev/null
+echo "== heed import of the whole transactions file"
+/usr/bin/time -f "import wall %e s, client max RSS %M KB" ./bin/heed import data/onlineretail/transactions.csv.gz 2>&1 | grep -v '^importing'
+echo "== heed train"
+./bin/heed train 2>/dev/null
+
+# The customers heed holds (the cleaning of data/onlineretail keeps them).
+IDS="$DATA/ids.txt"
+zcat data/onlineretail/transactions.csv.gz |
+  awk -F, 'NR > 1 && $6 != "" && $1 !~ /^C/ && $3 > 0 && $5 > 0 && $2 ~ /^[0-9][0-9][0-9][0-9][0-9]/ { print "c" $6 }' |
+  sort -u >"$IDS"
+echo "== $(wc -l <"$IDS") customers"
+
+rss() { awk '/VmRSS/ {printf "%.0f MB\n", $2/1024}' "/proc/$PID/status"; }
+export KEY=$STORE IDS
+echo "== baseline: GET /healthz, 64 connections, ${SECS}s"
+wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/healthz.lua "http://127.0.0.1:$PORT/healthz"
+echo "== GET /v1/users/{id}/recommendations?strategy=for_you, 64 connections, ${SECS}s"
+wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/recs.lua "http://127.0.0.1:$PORT"
+echo "== POST /v1/events, batches of 500, 8 connections, ${SECS}s"
+./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s"
+echo "== heed RSS at the end: $(rss)"
