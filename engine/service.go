@@ -22,6 +22,10 @@ type Options struct {
 	// Changed is called, without blocking, after a change was queued for the
 	// targets (it wakes the dispatcher). Nil: nothing is called.
 	Changed func()
+	// Erased is called, without blocking, after a user was erased (the
+	// recommender retrains soon, so the user's influence leaves the model).
+	// Nil: nothing is called.
+	Erased func()
 	// Now returns the current time; nil: time.Now.
 	Now func() time.Time
 	// Recommender, if set, is told of every catalog change (PutItems).

@@ -28,8 +28,13 @@ type Trainer struct {
 	Path    string // the snapshot file; "": no snapshot
 	Options Options
 	Log     *slog.Logger
+	// SoonDelay is how long Run waits after Soon before training, so that a
+	// burst of erasures costs one run; zero: one minute.
+	SoonDelay time.Duration
 
-	mu sync.Mutex // held for a whole run
+	mu       sync.Mutex // held for a whole run
+	soonOnce sync.Once
+	soon     chan struct{} // Soon's requests, one pending at most
 }
 
 // Load puts the snapshot at Path, if there is one, in use.
@@ -117,19 +122,51 @@ func (t *Trainer) save(m *Model) (err error) {
 	return os.Rename(tmp.Name(), t.Path)
 }
 
-// Every trains a model every interval until ctx ends. A failed run is
-// logged and the model in use stays.
-func (t *Trainer) Every(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+// Soon asks Run to train a new model within SoonDelay: after an erasure,
+// the erased user's data and influence leave the model without waiting for
+// the schedule. It never blocks.
+func (t *Trainer) Soon() {
+	select {
+	case t.soonChan() <- struct{}{}:
+	default: // a run is already pending
+	}
+}
+
+func (t *Trainer) soonChan() chan struct{} {
+	t.soonOnce.Do(func() { t.soon = make(chan struct{}, 1) })
+	return t.soon
+}
+
+// Run trains a model every interval (0: never on a schedule) and SoonDelay
+// after each Soon, until ctx ends. A failed run is logged and the model in
+// use stays.
+func (t *Trainer) Run(ctx context.Context, interval time.Duration) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		tk := time.NewTicker(interval)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	delay := t.SoonDelay
+	if delay <= 0 {
+		delay = time.Minute
+	}
+	var soon <-chan time.Time // armed after Soon
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			if _, err := t.Train(ctx); err != nil && ctx.Err() == nil {
-				t.Log.Error("scheduled training failed; the model in use stays", "err", err)
+		case <-t.soonChan():
+			if soon == nil {
+				soon = time.After(delay)
 			}
+			continue
+		case <-soon:
+			soon = nil
+		case <-tick:
+		}
+		if _, err := t.Train(ctx); err != nil && ctx.Err() == nil {
+			t.Log.Error("training failed; the model in use stays", "err", err)
 		}
 	}
 }

@@ -126,15 +126,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	live := recommend.NewLive(catalog)
 
 	disp := changes.New(db, changes.Options{Secret: sec.WebhookSecret}, log)
+	tr := &recommend.Trainer{Items: db.ScanItems, Live: live, Path: filepath.Join(cfg.DataDir, "model", "model.snap"),
+		Options: recommend.DefaultOptions(), Log: log}
 	svc := engine.NewService(db, pol, engine.Options{
 		ChangeTargets: cfg.ChangeWebhooks,
 		ProofKey:      sec.ProofKey,
 		Tokens:        engine.Tokens{Secret: sec.TokenSecret},
 		Changed:       disp.Wake,
 		Recommender:   live,
+		Erased:        tr.Soon,
 	}, log)
-	tr := &recommend.Trainer{Events: svc.TrainingEvents, Items: db.ScanItems, Live: live,
-		Path: filepath.Join(cfg.DataDir, "model", "model.snap"), Options: recommend.DefaultOptions(), Log: log}
+	tr.Events = svc.TrainingEvents
 	if err := tr.Load(); err != nil {
 		return err
 	}
@@ -175,9 +177,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return disp.Run(gctx) })
-	if cfg.TrainEvery > 0 {
-		g.Go(func() error { tr.Every(engine.SystemContext(gctx), cfg.TrainEvery); return nil })
-	}
+	g.Go(func() error { tr.Run(engine.SystemContext(gctx), cfg.TrainEvery); return nil })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		log.InfoContext(ctx, "serving Go profiles on /debug/pprof/", "addr", cfg.DebugAddr)

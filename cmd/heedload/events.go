@@ -22,7 +22,7 @@ import (
 // answers, from -conns connections, and prints events/s and the latency of
 // a batch:
 //
-//	heedload events -key KEY -batch 500 -conns 8 -duration 15s
+//	heedload events -key KEY -batch 500 -conns 8 -duration 15s [-users 50]
 //
 // The mix is 60% views, 15% carts, 10% favorites, 10% purchases of one to
 // three lines and 5% searches, on the app or the web, within the last hour.
@@ -33,6 +33,7 @@ func events(ctx context.Context, args []string, out io.Writer) error {
 	batch := fs.Int("batch", 500, "events per request")
 	conns := fs.Int("conns", 8, "concurrent connections")
 	duration := fs.Duration("duration", 15*time.Second, "how long to send")
+	perBatch := fs.Int("users", 0, "distinct users in a batch (a storefront sending its sessions' events together); 0: every event's user drawn from all customers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +69,14 @@ func events(ctx context.Context, args []string, out io.Writer) error {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 42))
 			for ctx.Err() == nil {
-				body := eventBatch(r, users, items, *batch)
+				pool := users
+				if *perBatch > 0 {
+					pool = make([]string, *perBatch)
+					for i := range pool {
+						pool[i] = users[r.IntN(len(users))]
+					}
+				}
+				body := eventBatch(r, pool, items, *batch)
 				t := time.Now()
 				if err := c.do(ctx, "POST", "/v1/events", body, 200); err != nil {
 					if ctx.Err() == nil {
