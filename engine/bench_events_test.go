@@ -14,12 +14,13 @@ import (
 
 // BenchmarkRecordEvents measures event ingestion through Service.RecordEvents
 // with the real policies and a real, synced Badger store on disk: batches of
-// 500 events over 1,000 users, 8 batches in flight (as from concurrent HTTP
+// 500 events over 1,000 users (about 400 distinct users a batch), 100 or 50
+// users, 8 batches in flight (as from concurrent HTTP
 // requests). Consents are mixed: 50% grant personalization and analytics,
 // 20% personalization but not purchases, 15% analytics only, 15% nothing.
 // The target is 50,000 events/s through the HTTP API on 2 cores.
 func BenchmarkRecordEvents(b *testing.B) {
-	for _, users := range []int{1000, 100} {
+	for _, users := range []int{1000, 100, 50} {
 		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) { benchRecordEvents(b, users) })
 	}
 }

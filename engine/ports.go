@@ -31,6 +31,9 @@ type Store interface {
 	// ConsentSubject returns, in one read, the facts about id that consent
 	// depends on and id's records of purpose in append order.
 	ConsentSubject(ctx context.Context, id UserID, purpose Purpose) (Subject, []ConsentRecord, error)
+	// ConsentSubjects is ConsentSubject for many users in one read; out[i]
+	// is about ids[i], and an unknown user is not an error but Found false.
+	ConsentSubjects(ctx context.Context, ids []UserID, purpose Purpose) ([]SubjectRecords, error)
 
 	PutNotice(ctx context.Context, n Notice) error
 	// Notices returns every notice in publication order.
@@ -80,6 +83,15 @@ type Store interface {
 	// PolicyModules returns the policy modules stored by PutPolicyModule.
 	PolicyModules(ctx context.Context) (map[string]string, error)
 	PutPolicyModule(ctx context.Context, name, text string) error
+}
+
+// SubjectRecords are what Store.ConsentSubjects read about one user: the
+// facts consent depends on and the user's records of one purpose, in append
+// order. Found is false for an unknown user.
+type SubjectRecords struct {
+	Found   bool
+	Subject Subject
+	Records []ConsentRecord
 }
 
 // An IdentityConflict reports an identity held by another user.

@@ -78,26 +78,32 @@ func (s *Service) collect(ctx context.Context, events []Event, field func(i int)
 	b := &eventBatch{s: s, now: now, users: make(map[UserID]*batchUser),
 		consents: make(map[consentKey]Verdict), collects: make(map[collectKey]int),
 		prefetched: make(map[consentKey]Verdict), verdicts: make(map[CollectRequest]collectVerdicts)}
-	order := make([]*batchUser, 0, min(len(events), 64))
+	// Every user of the batch is read in one store read.
+	var ids []UserID
+	for i := range events {
+		if id := events[i].User; b.users[id] == nil {
+			b.users[id] = &batchUser{id: id}
+			ids = append(ids, id)
+		}
+	}
+	subjects, err := s.store.ConsentSubjects(ctx, ids, PurposePersonalization)
+	if err != nil {
+		return collected{}, err
+	}
+	order := make([]*batchUser, 0, len(ids))
+	for i, id := range ids {
+		u := b.users[id]
+		if u.unknown = !subjects[i].Found; !u.unknown {
+			u.subj, u.personalization = subjects[i].Subject, subjects[i].Records
+			order = append(order, u)
+		}
+	}
 	var itemIDs []ItemID
 	for i := range events {
 		e := &events[i]
-		u := b.users[e.User]
-		if u == nil {
-			subj, recs, err := s.store.ConsentSubject(ctx, e.User, PurposePersonalization)
-			switch {
-			case errors.Is(err, ErrNotFound):
-				b.users[e.User] = &batchUser{id: e.User, unknown: true}
-				ps.add(field(i)+"user_id", "unknown user %q", e.User)
-				continue
-			case err != nil:
-				return collected{}, err
-			}
-			u = &batchUser{id: e.User, subj: subj, personalization: recs}
-			b.users[e.User] = u
-			order = append(order, u)
-		} else if u.unknown {
+		if b.users[e.User].unknown {
 			ps.add(field(i)+"user_id", "unknown user %q", e.User)
+			continue
 		}
 		if e.Type == EventPurchase {
 			for _, l := range e.Items {
@@ -113,6 +119,9 @@ func (s *Service) collect(ctx context.Context, events []Event, field func(i int)
 	}
 	for i := range events {
 		e := &events[i]
+		if b.users[e.User].unknown {
+			continue
+		}
 		if e.Type == EventPurchase {
 			for j, l := range e.Items {
 				if _, ok := items[l.Item]; !ok {
@@ -376,6 +385,11 @@ func (b *eventBatch) prefetch(ctx context.Context, events []Event) error {
 	if err := ask(); err != nil {
 		return err
 	}
+	// The events whose analytics answer counts, and the analytics records
+	// of their users, read together.
+	var need []int
+	var ids []UserID
+	var readers []*batchUser
 	for i := range events {
 		e := &events[i]
 		u := b.users[e.User]
@@ -386,9 +400,29 @@ func (b *eventBatch) prefetch(ctx context.Context, events []Event) error {
 			return err
 		}
 		if cv.with.Allow != cv.without.Allow {
-			if err := add(u, analyticsScope(e)); err != nil {
-				return err
+			need = append(need, i)
+			if !u.analyticsRead {
+				u.analyticsRead = true // below
+				ids, readers = append(ids, u.id), append(readers, u)
 			}
+		}
+	}
+	if len(ids) > 0 {
+		subjects, err := b.s.store.ConsentSubjects(ctx, ids, PurposeAnalytics)
+		if err != nil {
+			return err
+		}
+		for i, u := range readers {
+			if !subjects[i].Found {
+				return fmt.Errorf("consents of %s: user %s: %w", u.id, u.id, ErrNotFound)
+			}
+			u.analytics = subjects[i].Records
+		}
+	}
+	for _, i := range need {
+		e := &events[i]
+		if err := add(b.users[e.User], analyticsScope(e)); err != nil {
+			return err
 		}
 	}
 	return ask()

@@ -71,3 +71,37 @@ func BenchmarkConsentsRead(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkEvents measures the read behind every recommendation request
+// (Service.History): the newest 500 events of a user who has 2,000.
+func BenchmarkEvents(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b, badgerstore.Options{Dir: b.TempDir()})
+	const id = engine.UserID("user-0001")
+	mustUser(b, db, id)
+	types := []engine.EventType{engine.EventView, engine.EventView, engine.EventCart, engine.EventFavorite, engine.EventPurchase}
+	for c := range 4 {
+		evs := make([]engine.Event, 500)
+		for j := range evs {
+			n := c*500 + j
+			e := engine.Event{ID: fmt.Sprintf("evt_%012d", n), Type: types[n%len(types)], User: id,
+				Item: engine.ItemID(fmt.Sprintf("sku-%05d", n%2000)), Touchpoint: engine.TouchpointApp,
+				Region: "310000", OccurredAt: t0.Add(time.Duration(n) * time.Minute)}
+			if e.Type == engine.EventPurchase {
+				e.Item, e.Order = "", fmt.Sprintf("o-%d", n)
+				e.Items = []engine.LineItem{{Item: "sku-00001", Quantity: 1, Price: 10}, {Item: "sku-00002", Quantity: 2, Price: 5}}
+			}
+			evs[j] = e
+		}
+		if err := db.AppendEvents(ctx, engine.EventBatch{Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := db.Events(ctx, id, 500)
+		if err != nil || len(got) != 500 {
+			b.Fatalf("Events = %d events, %v; want 500", len(got), err)
+		}
+	}
+}

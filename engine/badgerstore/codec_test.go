@@ -64,8 +64,8 @@ func TestTimeKeyOrder(t *testing.T) {
 	}
 }
 
-// TestLogDecisionDropsWhenFull checks LogDecision with a writer that does
-// not keep up: it neither blocks nor keeps what it drops.
+// TestLogDecisionDropsWhenFull checks LogDecision, with no wait, and a
+// writer that does not keep up: it neither blocks nor keeps what it drops.
 func TestLogDecisionDropsWhenFull(t *testing.T) {
 	db := &DB{log: slog.New(slog.DiscardHandler)}
 	db.dec.q = make(chan queuedDecision, 2) // no writer
@@ -78,6 +78,27 @@ func TestLogDecisionDropsWhenFull(t *testing.T) {
 	}
 	if len(db.dec.pending) != 2 || db.dec.pending["d1"] == nil || db.dec.pending["d2"] == nil {
 		t.Errorf("pending = %v, want d1 and d2", db.dec.pending)
+	}
+}
+
+// TestLogDecisionWaitsForRoom: with a wait, a full queue makes LogDecision
+// wait for the writer instead of dropping.
+func TestLogDecisionWaitsForRoom(t *testing.T) {
+	db := &DB{log: slog.New(slog.DiscardHandler)}
+	db.dec.q = make(chan queuedDecision, 1)
+	db.dec.wait = time.Minute
+	db.dec.pending = make(map[string][]byte)
+	go func() {
+		for range 3 {
+			time.Sleep(10 * time.Millisecond)
+			<-db.dec.q // a slow writer
+		}
+	}()
+	for _, id := range []string{"d1", "d2", "d3"} {
+		db.LogDecision(engine.Decision{ID: id})
+	}
+	if got := db.DroppedDecisions(); got != 0 {
+		t.Errorf("DroppedDecisions = %d, want 0", got)
 	}
 }
 
@@ -159,7 +180,7 @@ func TestEventCodec(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got engine.Event
 			k := eventKey(nil, e.User, e.OccurredAt, 42)
-			if err := decodeEvent(k, appendEvent(nil, &e), &got); err != nil {
+			if err := decodeEvent(k, appendEvent(nil, &e), &got, ""); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(e, got); diff != "" {
@@ -170,8 +191,34 @@ func TestEventCodec(t *testing.T) {
 	e := tests["purchase"]
 	v := appendEvent(nil, &e)
 	for _, bad := range [][]byte{nil, {2}, v[:len(v)-1], append(v, 0)} {
-		if err := decodeEvent(eventKey(nil, "u", at, 1), bad, new(engine.Event)); err == nil {
+		if err := decodeEvent(eventKey(nil, "u", at, 1), bad, new(engine.Event), ""); err == nil {
 			t.Errorf("decode %v: no error", bad)
+		}
+	}
+}
+
+func TestDecodeSubject(t *testing.T) {
+	for _, u := range []engine.User{
+		{ID: "u1"},
+		{ID: "u2", Minor: true},
+		{ID: "u3", Minor: true, GuardianConsent: true},
+		{ID: "u4", Name: `"minor":true,"guardian_consent":true`, Tier: `x","minor":true`},
+	} {
+		v, err := json.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got engine.Subject
+		if !decodeSubject(v, &got) {
+			t.Errorf("decodeSubject(%s) cannot tell", v)
+		}
+		if want := u.Subject(); got != want {
+			t.Errorf("decodeSubject(%s) = %+v; want %+v", v, got, want)
+		}
+	}
+	for _, v := range []string{``, `[]`, `{"minor":1}`, `{"minor":true}`, `{"minor":true,"guardian_consent":false,"minor":false}`} {
+		if decodeSubject([]byte(v), new(engine.Subject)) {
+			t.Errorf("decodeSubject(%s) tells; want fallback to json.Unmarshal", v)
 		}
 	}
 }

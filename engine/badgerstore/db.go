@@ -38,8 +38,10 @@ type Options struct {
 	// DecisionTTL is how long logged decisions are kept; zero: 30 days.
 	DecisionTTL time.Duration
 	// DecisionQueue bounds the decisions waiting for the log writer; when it
-	// is full, LogDecision drops and counts. Zero: 4096.
+	// is full, LogDecision waits up to DecisionWait for room, then drops and
+	// counts. Zero: 4096 and 2 s.
 	DecisionQueue int
+	DecisionWait  time.Duration
 
 	// MemTableSize is the size of one memtable; zero: 8 MB (Badger: 64 MB).
 	// It bounds more than the memtables: every L0 table is built in memory
@@ -82,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DecisionTTL <= 0 {
 		o.DecisionTTL = 30 * 24 * time.Hour
+	}
+	if o.DecisionWait <= 0 {
+		o.DecisionWait = 2 * time.Second
 	}
 	if o.DecisionQueue <= 0 {
 		o.DecisionQueue = 4096
@@ -162,6 +167,9 @@ type DB struct {
 	noticeMu    sync.Mutex
 	noticeCache []engine.Notice // guarded by noticeMu; nil: not loaded
 	noticeGen   uint64          // guarded by noticeMu; bumped by PutNotice
+
+	items  itemCache   // decoded catalog items, for event validation
+	deltas deltaCounts // interest deltas per user, for AppendEvents
 
 	dec   decisionLog
 	group *committer // group commit of update's transactions

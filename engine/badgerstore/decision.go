@@ -18,16 +18,18 @@ import (
 )
 
 // The decision log is on the path of every request (up to ~10k/s), so
-// LogDecision never waits: it encodes the decision, keeps it in a map of
-// pending decisions (so Decision finds it at once) and queues it. One writer
+// LogDecision does not wait for disk: it encodes the decision, keeps it in
+// a map of pending decisions (so Decision finds it at once) and queues it. One writer
 // goroutine, started by Open and stopped by Close, appends queued decisions
 // in batches to the segment files (segments.go) and then indexes them in
 // Badger with a badger.WriteBatch, with a TTL of Options.DecisionTTL. The
 // segments are written, not synced: a process crash loses nothing written,
 // a power loss may lose the last seconds of the log (an index entry whose
 // bytes did not reach the disk reads as not found). When the queue is full
-// a decision is dropped and counted (DroppedDecisions): losing a log line
-// beats stalling requests.
+// LogDecision waits for room (Options.DecisionWait): the log is the audit
+// trail of invariant 3, so a burst that outruns the writer slows its
+// requests down rather than losing their decisions. Only a writer stuck
+// for that long makes it drop and count (DroppedDecisions).
 //
 // Shutdown: Close stops the writer after the GC goroutine and before closing
 // Badger; the writer writes everything queued, then exits.
@@ -47,6 +49,7 @@ type decisionLog struct {
 	tempDir  bool      // segs.dir is a temporary directory (InMemory), removed by stop
 	expired  time.Time // when old segments were last expired; writer only
 	q        chan queuedDecision
+	wait     time.Duration // how long LogDecision waits for room in q
 	flushReq chan chan struct{}
 	stopReq  chan struct{}
 	done     chan struct{}
@@ -71,6 +74,7 @@ func (l *decisionLog) start(db *DB) error {
 		}
 	}
 	l.q = make(chan queuedDecision, db.opts.DecisionQueue)
+	l.wait = db.opts.DecisionWait
 	l.flushReq = make(chan chan struct{})
 	l.stopReq = make(chan struct{})
 	l.done = make(chan struct{})
@@ -218,9 +222,10 @@ func (l *decisionLog) flush(ctx context.Context) error {
 	}
 }
 
-// LogDecision queues d for the decision log without waiting for disk. A
-// decision without an id, one logged after Close, or one that finds the
-// queue full is dropped and counted in DroppedDecisions.
+// LogDecision queues d for the decision log without waiting for disk; if
+// the queue is full it waits up to Options.DecisionWait for room. A
+// decision without an id, one logged after Close, or one that still finds
+// the queue full is dropped and counted in DroppedDecisions.
 func (db *DB) LogDecision(d engine.Decision) {
 	l := &db.dec
 	if d.ID == "" || db.closed.Load() {
@@ -237,14 +242,26 @@ func (db *DB) LogDecision(d engine.Decision) {
 	l.mu.Lock()
 	l.pending[d.ID] = val
 	l.mu.Unlock()
+	qd := queuedDecision{id: d.ID, user: d.User, val: val}
 	select {
-	case l.q <- queuedDecision{id: d.ID, user: d.User, val: val}:
+	case l.q <- qd:
+		return
 	default:
-		l.mu.Lock()
-		delete(l.pending, d.ID)
-		l.mu.Unlock()
-		l.dropped.Add(1)
 	}
+	if l.wait > 0 {
+		t := time.NewTimer(l.wait)
+		defer t.Stop()
+		select {
+		case l.q <- qd:
+			return
+		case <-t.C:
+		}
+	}
+	l.mu.Lock()
+	delete(l.pending, d.ID)
+	l.mu.Unlock()
+	l.dropped.Add(1)
+	db.log.Warn("badgerstore: decision log writer is stuck; a decision was dropped", "decision_id", d.ID)
 }
 
 // DroppedDecisions returns how many decisions LogDecision dropped since Open.

@@ -38,6 +38,8 @@
 //	nk/<purpose>\x00<version>                empty: the notice exists
 //	f/<user>                                 engine.Preferences as JSON
 //	t/<user>                                 engine.Interests (binary, interests.go; or JSON)
+//	td/<user>\x00<seq>                       interest tags one batch of events added
+//	                                         (engine.Interests binary, no deleted list)
 //	a/<user>\x00<^at><^seq>                  engine.ActivityEntry as JSON, newest first
 //	d/<decision id>                          where the decision is in the segment files
 //	                                         (hour, offset, length; 16 bytes), with a TTL
@@ -66,11 +68,19 @@
 // and of a sequence, so a forward scan is newest first. Interest weights in
 // t/<user> are stored as of each tag's UpdatedAt; they decay with
 // engine.InterestHalfLife (engine.Interests.At gives them as of now).
+// AppendEvents adds interest tags without reading t/<user>: each batch
+// writes one delta td/<user>\x00<seq> per user. Every read adds the deltas
+// to t/<user>, in memory (engine.Interests.Add, which skips deleted tags); a batch
+// that finds maxInterestDeltas of them folds them into t/<user> and deletes
+// them, as do DeleteInterest, AddInterests, Merge and Erase (in their
+// bounded transaction). A database without td/ keys (written before they
+// existed) reads as before, so the schema version stays 1.
 //
 // # Removing users
 //
 // Erase and Merge first remove a user in one transaction that touches only a
-// bounded set of keys (profile, identities, preferences, interests, and for
+// bounded set of keys (profile, identities, preferences, interests and their
+// deltas, and for
 // Merge the ledger), and record e/<user>. What can grow without bound
 // (ledger on erasure, usage log, events, the decision index) is then purged
 // or moved in smaller transactions; e/<user> holds the merge survivor, or is empty for

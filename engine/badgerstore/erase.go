@@ -25,6 +25,7 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 	if proof.SubjectHash == "" {
 		return engine.Invalid("subject_hash", "is required")
 	}
+	defer db.deltas.forget(id)
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err
@@ -36,6 +37,9 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 			if err := txn.Delete(userKey(p, id)); err != nil {
 				return err
 			}
+		}
+		if err := deleteInterestDeltas(txn, id); err != nil {
+			return err
 		}
 		if err := txn.Set(userKey(pPurge, id), nil); err != nil {
 			return err

@@ -58,27 +58,35 @@ func appendEvent(b []byte, e *engine.Event) []byte {
 }
 
 // decodeEvent decodes the key and value of a stored event. It copies what it
-// keeps, so k and v may be Badger's buffers.
-func decodeEvent(k, v []byte, e *engine.Event) error {
+// keeps, so k and v may be Badger's buffers. user, if not empty, is the user
+// the key is expected to name: an event of that user reuses the string.
+//
+// Every string of the event shares one copy of v (one allocation instead of
+// one per field), and the event type and touchpoint, from small
+// vocabularies, are the package's constants.
+func decodeEvent(k, v []byte, e *engine.Event, user engine.UserID) error {
 	n := len(k) - eventSuffixLen - 1
 	if n <= len(pEvent) || k[n] != 0 || len(v) == 0 || v[0] != eventCodecV1 {
 		return fmt.Errorf("badgerstore: corrupt event %q", k)
 	}
-	e.User = engine.UserID(k[len(pEvent):n])
+	if u := k[len(pEvent):n]; user != "" && string(u) == string(user) {
+		e.User = user
+	} else {
+		e.User = engine.UserID(u)
+	}
 	e.OccurredAt = timeFromKey(binary.BigEndian.Uint64(k[n+1:]))
-	d := decoder{b: v[1:]}
+	d := strDecoder{s: string(v[1:])}
 	e.ID = d.string()
-	e.Type = engine.EventType(d.string())
+	e.Type = eventType(d.string())
 	e.Item = engine.ItemID(d.string())
 	e.Order = d.string()
 	e.Query = d.string()
-	e.Touchpoint = engine.Touchpoint(d.string())
+	e.Touchpoint = touchpoint(d.string())
 	e.Region = d.string()
-	lines, k2 := binary.Uvarint(d.b)
-	if d.err != nil || k2 <= 0 || lines > uint64(len(d.b)) {
+	lines := d.uvarint()
+	if d.bad || lines > uint64(len(d.s)) {
 		return fmt.Errorf("badgerstore: corrupt event %q", k)
 	}
-	d.b = d.b[k2:]
 	e.Items = nil
 	if lines > 0 {
 		e.Items = make([]engine.LineItem, lines)
@@ -86,18 +94,72 @@ func decodeEvent(k, v []byte, e *engine.Event) error {
 	for i := range e.Items {
 		l := &e.Items[i]
 		l.Item = engine.ItemID(d.string())
-		q, k3 := binary.Uvarint(d.b)
-		if d.err != nil || k3 <= 0 || len(d.b) < k3+8 {
+		l.Quantity = int(d.uvarint())
+		if d.bad || len(d.s) < 8 {
 			return fmt.Errorf("badgerstore: corrupt event %q", k)
 		}
-		l.Quantity = int(q)
-		l.Price = math.Float64frombits(binary.LittleEndian.Uint64(d.b[k3:]))
-		d.b = d.b[k3+8:]
+		l.Price = math.Float64frombits(binary.LittleEndian.Uint64([]byte(d.s[:8])))
+		d.s = d.s[8:]
 	}
-	if d.err != nil || len(d.b) != 0 {
+	if d.bad || len(d.s) != 0 {
 		return fmt.Errorf("badgerstore: corrupt event %q", k)
 	}
 	return nil
+}
+
+// A strDecoder reads the encoding of appendString and uvarints from a
+// string, so that the strings it returns share it.
+type strDecoder struct {
+	s   string
+	bad bool
+}
+
+func (d *strDecoder) uvarint() uint64 {
+	var x uint64
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break
+			}
+			d.s = d.s[i+1:]
+			return x | uint64(c)<<(7*i)
+		}
+		x |= uint64(c&0x7f) << (7 * i)
+	}
+	d.bad, d.s = true, ""
+	return 0
+}
+
+func (d *strDecoder) string() string {
+	n := d.uvarint()
+	if d.bad || uint64(len(d.s)) < n {
+		d.bad, d.s = true, ""
+		return ""
+	}
+	v := d.s[:n]
+	d.s = d.s[n:]
+	return v
+}
+
+// eventType returns t as the engine's constant when it is one.
+func eventType(t string) engine.EventType {
+	for _, c := range engine.EventTypes {
+		if string(c) == t {
+			return c
+		}
+	}
+	return engine.EventType(t)
+}
+
+// touchpoint returns t as the engine's constant when it is one.
+func touchpoint(t string) engine.Touchpoint {
+	for _, c := range engine.Touchpoints {
+		if string(c) == t {
+			return c
+		}
+	}
+	return engine.Touchpoint(t)
 }
 
 // AppendEvents writes b in one transaction, on disk when it returns: each
@@ -200,6 +262,11 @@ func (db *DB) AppendEvents(ctx context.Context, b engine.EventBatch) error {
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
+	for i := range updates {
+		if up := &updates[i]; len(up.u.Interests) > 0 {
+			db.deltas.wrote(up.u.User, up.didFold)
+		}
+	}
 	return nil
 }
 
@@ -228,19 +295,37 @@ func (db *DB) encodeActivity(entries []engine.ActivityEntry) ([]encodedEntry, er
 // A userUpdate is one user's derived updates, computed from a snapshot.
 type userUpdate struct {
 	u engine.UserEvents
-	// The versions of the values the snapshot had (0: missing) and the
-	// values to write in their place, for the profile (when orders change)
-	// and the interests (when tags are added).
-	userVer, tagsVer uint64
-	userNew, tagsNew []byte
-	tagsChanged      bool
+	// The version of the profile the snapshot had (0: missing) and the
+	// value to write in its place when orders change.
+	userVer uint64
+	userNew []byte
+	// Interest tags are added as a delta (deltaKey, delta), written
+	// without reading t/<user>, unless the user already has
+	// maxInterestDeltas: then the deltas the snapshot had (folded) are
+	// deleted and t/<user> (version tagsVer) is rewritten with them and
+	// the new tags (tagsNew), or, if t/<user> changed since, the delta is
+	// written after all (the next batch folds).
+	deltaKey, delta []byte
+	fold            bool
+	tagsVer         uint64
+	tagsNew         []byte
+	folded          [][]byte
+	didFold         bool // set by apply
 }
 
-// prepareUserEvents reads the users' profiles and interests in one read
-// transaction and computes what each update writes.
+// prepareUserEvents reads, in one read transaction, the profiles of the
+// users who bought and how many interest deltas each user has, and
+// computes what each update writes.
 func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]userUpdate, error) {
 	out := make([]userUpdate, len(us))
 	err := db.view(ctx, func(txn *badger.Txn) error {
+		var it *badger.Iterator
+		defer func() {
+			if it != nil {
+				it.Close()
+			}
+		}()
+		var prefix []byte
 		for i, u := range us {
 			up := &out[i]
 			up.u = u
@@ -257,18 +342,40 @@ func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]
 					up.userVer = ver
 				}
 			}
-			if len(u.Interests) > 0 {
-				k := userKey(pInterests, u.User)
-				old, ver, err := valueOf(txn, k)
-				if err != nil {
-					return err
-				}
-				up.tagsVer = ver
-				up.tagsNew, up.tagsChanged, err = addedInterests(k, old, u.Interests)
-				if err != nil {
-					return err
-				}
+			if len(u.Interests) == 0 {
+				continue
 			}
+			n, known := db.deltas.count(u.User)
+			if !known {
+				if it == nil {
+					it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pInterestDelta)})
+				}
+				prefix = append(append(append(prefix[:0], pInterestDelta...), u.User...), 0)
+				for it.Seek(prefix); it.ValidForPrefix(prefix) && n < maxInterestDeltas; it.Next() {
+					n++
+				}
+				db.deltas.set(u.User, n)
+			}
+			up.deltaKey = interestDeltaKey(nil, u.User, db.seq.next(0))
+			up.delta = appendInterests(nil, &engine.Interests{Tags: u.Interests})
+			if n < maxInterestDeltas {
+				continue
+			}
+			up.fold = true
+			item, err := txn.Get(userKey(pInterests, u.User))
+			switch {
+			case err == nil:
+				up.tagsVer = item.Version()
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+			in, keys, err := loadInterests(txn, u.User)
+			if err != nil {
+				return err
+			}
+			in.Add(u.Interests...)
+			sortTags(in.Tags)
+			up.tagsNew, up.folded = appendInterests(nil, &in), keys
 		}
 		return nil
 	})
@@ -300,27 +407,31 @@ func (up *userUpdate) apply(txn *badger.Txn) error {
 			return err
 		}
 	}
-	if len(u.Interests) > 0 {
-		k := userKey(pInterests, u.User)
-		same, err := unchanged(txn, k, up.tagsVer)
-		if err != nil {
-			return err
-		}
-		v, changed := up.tagsNew, up.tagsChanged
-		if !same {
-			cur, _, err := valueOf(txn, k)
-			if err != nil {
-				return err
-			}
-			if v, changed, err = addedInterests(k, cur, u.Interests); err != nil {
-				return err
-			}
-		}
-		if changed {
-			return txn.Set(k, v)
-		}
+	if len(u.Interests) == 0 {
+		return nil
 	}
-	return nil
+	up.didFold = false
+	if !up.fold {
+		return txn.Set(up.deltaKey, up.delta)
+	}
+	// Deltas are deleted only with a rewrite of t/<user>: while it has the
+	// snapshot's version, they are still the snapshot's. If it changed
+	// (another batch folded first), the delta is written instead: folding
+	// again here would need an iterator over this transaction's pending
+	// writes, which costs the one committer goroutine much more.
+	k := userKey(pInterests, u.User)
+	same, err := unchanged(txn, k, up.tagsVer)
+	if err != nil {
+		return err
+	}
+	if !same {
+		return txn.Set(up.deltaKey, up.delta)
+	}
+	if err := deleteKeys(txn, up.folded); err != nil {
+		return err
+	}
+	up.didFold = true
+	return txn.Set(k, up.tagsNew)
 }
 
 // valueOf returns a copy of key's value and its version (the commit that
@@ -368,32 +479,21 @@ func orderedProfile(k, old []byte, u engine.UserEvents) ([]byte, error) {
 	return json.Marshal(usr)
 }
 
-// addedInterests returns the interests old (nil: none) with tags added, and
-// whether they changed.
-func addedInterests(k, old []byte, tags []engine.InterestTag) ([]byte, bool, error) {
-	var in engine.Interests
-	if old != nil {
-		if err := decodeInterests(k, old, &in); err != nil {
-			return nil, false, err
-		}
-	}
-	if !in.Add(tags...) {
-		return nil, false, nil
-	}
-	sortTags(in.Tags)
-	return appendInterests(nil, &in), true, nil
-}
-
 // Events returns the newest limit events of id (all of them if limit <= 0),
 // oldest first. Returns ErrNotFound for an unknown user.
 func (db *DB) Events(ctx context.Context, id engine.UserID, limit int) ([]engine.Event, error) {
 	prefix := userRange(pEvent, id)
 	var out []engine.Event
+	if limit > 0 {
+		out = make([]engine.Event, 0, min(limit, 1024))
+	}
 	err := db.view(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true, PrefetchValues: true, PrefetchSize: 64})
+		// No value prefetching: events are small, so their values sit in
+		// the tables, and prefetching starts a goroutine per item.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
 		end := append(slices.Clip(prefix), slices.Repeat([]byte{0xff}, eventSuffixLen+1)...)
 		for it.Seek(end); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
@@ -401,11 +501,11 @@ func (db *DB) Events(ctx context.Context, id engine.UserID, limit int) ([]engine
 				return err
 			}
 			item := it.Item()
-			var e engine.Event
-			if err := item.Value(func(v []byte) error { return decodeEvent(item.Key(), v, &e) }); err != nil {
+			out = append(out, engine.Event{})
+			e := &out[len(out)-1]
+			if err := item.Value(func(v []byte) error { return decodeEvent(item.Key(), v, e, id) }); err != nil {
 				return err
 			}
-			out = append(out, e)
 		}
 		return nil
 	})
@@ -428,7 +528,7 @@ func (db *DB) ScanEvents(ctx context.Context) iter.Seq2[engine.Event, error] {
 				return
 			}
 			var e engine.Event
-			if err := decodeEvent(v.key, v.val, &e); err != nil {
+			if err := decodeEvent(v.key, v.val, &e, ""); err != nil {
 				yield(engine.Event{}, err)
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -34,6 +35,14 @@ func (db *DB) Interests(ctx context.Context, id engine.UserID) (engine.Interests
 }
 
 func getInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, error) {
+	in, _, err := loadInterests(txn, id)
+	return in, err
+}
+
+// loadInterests returns id's interests, t/<id> with the deltas td/<id>
+// folded in (engine.Interests.Add: a deleted tag stays out), and the keys
+// of those deltas, which a caller that writes t/<id> back deletes.
+func loadInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, [][]byte, error) {
 	var in engine.Interests
 	k := userKey(pInterests, id)
 	item, err := txn.Get(k)
@@ -41,10 +50,14 @@ func getInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, error) {
 	case err == nil:
 		err = item.Value(func(v []byte) error { return decodeInterests(k, v, &in) })
 		if err != nil {
-			return engine.Interests{}, err
+			return engine.Interests{}, nil, err
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
-		return engine.Interests{}, err
+		return engine.Interests{}, nil, err
+	}
+	keys, err := foldDeltas(txn, id, &in)
+	if err != nil {
+		return engine.Interests{}, nil, err
 	}
 	if in.Tags == nil {
 		in.Tags = []engine.InterestTag{}
@@ -52,7 +65,121 @@ func getInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, error) {
 	if in.Deleted == nil {
 		in.Deleted = []string{}
 	}
-	return in, nil
+	return in, keys, nil
+}
+
+// foldDeltas adds id's interest deltas to in, oldest first, and returns
+// their keys. in's tags stay heaviest first.
+func foldDeltas(txn *badger.Txn, id engine.UserID, in *engine.Interests) ([][]byte, error) {
+	prefix := userRange(pInterestDelta, id)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var keys [][]byte
+	var delta engine.Interests
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.KeyCopy(nil)
+		if err := item.Value(func(v []byte) error { return decodeInterests(k, v, &delta) }); err != nil {
+			return nil, err
+		}
+		in.Add(delta.Tags...)
+		keys = append(keys, k)
+	}
+	if len(keys) > 0 {
+		sortTags(in.Tags)
+	}
+	return keys, nil
+}
+
+// interestDeltaKey is td/<user>\x00<seq>.
+func interestDeltaKey(b []byte, id engine.UserID, seq uint64) []byte {
+	b = append(b, pInterestDelta...)
+	b = append(b, id...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+// maxInterestDeltas is how many deltas a user's interests may have before
+// AppendEvents folds them into t/<user> instead of adding another. It bounds
+// what a read folds and what Erase and Merge delete in their bounded
+// transaction (up to this many plus one per concurrent batch).
+const maxInterestDeltas = 8
+
+// deltaCounts counts, for the users AppendEvents saw since Open, their
+// interest deltas (td/<user>), so that it need not count them in the store.
+// A user not in the map is counted in the store the next time; any write
+// that folds or deletes deltas other than AppendEvents forgets the user.
+// The counts may fall behind the truth by the batches committed while one
+// was read, which only delays a fold; they never miss a delta that
+// AppendEvents wrote.
+type deltaCounts struct {
+	mu sync.Mutex
+	m  map[engine.UserID]int // guarded by mu
+}
+
+// maxCountedUsers bounds deltaCounts; when it is full it starts afresh.
+const maxCountedUsers = 1 << 20
+
+func (c *deltaCounts) count(id engine.UserID) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.m[id]
+	return n, ok
+}
+
+func (c *deltaCounts) set(id engine.UserID, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCountedUsers {
+		c.m = make(map[engine.UserID]int)
+	}
+	c.m[id] = n
+}
+
+// wrote records a committed batch's write for id: a delta, or a fold.
+func (c *deltaCounts) wrote(id engine.UserID, folded bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.m[id]
+	switch {
+	case !ok:
+	case folded:
+		c.m[id] = 0
+	default:
+		c.m[id] = n + 1
+	}
+}
+
+// forget drops ids' counts.
+func (c *deltaCounts) forget(ids ...engine.UserID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		delete(c.m, id)
+	}
+}
+
+// deleteInterestDeltas deletes id's interest deltas (at most about
+// maxInterestDeltas, so a bounded transaction may).
+func deleteInterestDeltas(txn *badger.Txn, id engine.UserID) error {
+	prefix := userRange(pInterestDelta, id)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	return deleteKeys(txn, keys)
+}
+
+// deleteKeys deletes keys in txn.
+func deleteKeys(txn *badger.Txn, keys [][]byte) error {
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func putInterests(txn *badger.Txn, id engine.UserID, in engine.Interests) error {
@@ -180,19 +307,24 @@ func (db *DB) AddInterests(ctx context.Context, id engine.UserID, tags []engine.
 }
 
 // updateInterests runs fn on id's interests in a transaction, under id's
-// lock, and stores them if fn reports a change.
+// lock, and stores them if fn reports a change or deltas were folded in
+// (which it then deletes).
 func (db *DB) updateInterests(ctx context.Context, id engine.UserID, fn func(*badger.Txn, *engine.Interests) (bool, error)) error {
 	defer db.lockUser(id)()
+	defer db.deltas.forget(id)
 	return db.update(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err
 		}
-		in, err := getInterests(txn, id)
+		in, deltas, err := loadInterests(txn, id)
 		if err != nil {
 			return err
 		}
 		changed, err := fn(txn, &in)
-		if err != nil || !changed {
+		if err != nil || (!changed && len(deltas) == 0) {
+			return err
+		}
+		if err := deleteKeys(txn, deltas); err != nil {
 			return err
 		}
 		return putInterests(txn, id, in)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -38,6 +40,7 @@ func (db *DB) PutItems(ctx context.Context, items []engine.Item) error {
 			}
 			return nil
 		})
+		db.items.forget(chunk) // written or not: the cache reads them again
 		if err != nil {
 			return fmt.Errorf("put items: %w", err)
 		}
@@ -45,18 +48,21 @@ func (db *DB) PutItems(ctx context.Context, items []engine.Item) error {
 	return nil
 }
 
-// Items returns the items of ids that exist, by id; unknown ids are left out.
+// Items returns the items of ids that exist, by id; unknown ids are left
+// out. Items read recently come from a cache (see itemCache).
 func (db *DB) Items(ctx context.Context, ids []engine.ItemID) (map[engine.ItemID]engine.Item, error) {
 	out := make(map[engine.ItemID]engine.Item, len(ids))
+	missing, gen := db.items.get(ids, out)
+	if len(missing) == 0 {
+		return out, nil
+	}
+	read := make([]engine.Item, 0, len(missing))
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		for _, id := range ids {
-			if _, done := out[id]; done || id == "" {
-				continue
-			}
+		for _, id := range missing {
 			var it engine.Item
 			switch err := getJSON(txn, key(pItem, string(id)), &it); {
 			case err == nil:
-				out[id] = it
+				read = append(read, it)
 			case !isNotFound(err):
 				return err
 			}
@@ -66,7 +72,78 @@ func (db *DB) Items(ctx context.Context, ids []engine.ItemID) (map[engine.ItemID
 	if err != nil {
 		return nil, fmt.Errorf("items: %w", err)
 	}
+	db.items.put(gen, read)
+	for _, it := range read {
+		out[it.ID] = it
+	}
 	return out, nil
+}
+
+// maxCachedItems bounds the itemCache; when it is full it starts afresh.
+const maxCachedItems = 1 << 17
+
+// An itemCache holds catalog items as last read, so that validating a
+// batch of events (which names up to a few thousand items) decodes none
+// of the items it read before. PutItems forgets the items it writes after
+// writing them; the generation keeps a read that began before from putting
+// back what it read.
+type itemCache struct {
+	mu  sync.RWMutex
+	gen uint64                        // guarded by mu; bumped by forget
+	m   map[engine.ItemID]engine.Item // guarded by mu
+}
+
+// get adds the cached items of ids to out and returns the ids it lacks
+// (once each, "" left out) and the generation to give put.
+func (c *itemCache) get(ids []engine.ItemID, out map[engine.ItemID]engine.Item) ([]engine.ItemID, uint64) {
+	var missing []engine.ItemID
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, id := range ids {
+		if _, done := out[id]; done || id == "" {
+			continue
+		}
+		if it, ok := c.m[id]; ok {
+			out[id] = cloneItem(it)
+			continue
+		}
+		missing = append(missing, id)
+	}
+	slices.Sort(missing)
+	return slices.Compact(missing), c.gen
+}
+
+// put caches items read from the store at generation gen, unless forget
+// ran since.
+func (c *itemCache) put(gen uint64, items []engine.Item) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.m == nil || len(c.m)+len(items) > maxCachedItems {
+		c.m = make(map[engine.ItemID]engine.Item, len(items))
+	}
+	for _, it := range items {
+		c.m[it.ID] = cloneItem(it)
+	}
+}
+
+// forget drops items from the cache.
+func (c *itemCache) forget(items []engine.Item) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, it := range items {
+		delete(c.m, it.ID)
+	}
+}
+
+// cloneItem returns it with slices of its own, so that the cache and its
+// callers share none.
+func cloneItem(it engine.Item) engine.Item {
+	it.Tags, it.Regions = slices.Clone(it.Tags), slices.Clone(it.Regions)
+	return it
 }
 
 // scanChunk bounds the keys one read transaction of a scan visits; a scan

@@ -37,6 +37,7 @@ func (db *DB) Merge(ctx context.Context, m engine.Merge) error {
 		return err
 	}
 	surv, abs := m.Survivor, m.Absorbed
+	defer db.deltas.forget(surv, abs)
 	var buf []byte
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		var su, au engine.User
@@ -166,17 +167,24 @@ func mergePreferences(txn *badger.Txn, surv, abs engine.UserID) error {
 	return txn.Set(userKey(pPrefs, surv), v)
 }
 
-// mergeInterests unions the interests of abs into surv's.
+// mergeInterests unions the interests of abs into surv's, each with its
+// deltas folded in (and deleted).
 func mergeInterests(txn *badger.Txn, surv, abs engine.UserID) error {
-	a, err := getInterests(txn, abs)
+	a, absDeltas, err := loadInterests(txn, abs)
 	if err != nil {
+		return err
+	}
+	if err := deleteKeys(txn, absDeltas); err != nil {
 		return err
 	}
 	if len(a.Tags) == 0 && len(a.Deleted) == 0 {
 		return nil
 	}
-	s, err := getInterests(txn, surv)
+	s, survDeltas, err := loadInterests(txn, surv)
 	if err != nil {
+		return err
+	}
+	if err := deleteKeys(txn, survDeltas); err != nil {
 		return err
 	}
 	for _, d := range a.Deleted {

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func (db *DB) User(ctx context.Context, id engine.UserID) (engine.User, error) {
 // rest of the profile (a cheaper read than User, for consent writes).
 func (db *DB) Subject(ctx context.Context, id engine.UserID) (engine.Subject, error) {
 	var subj engine.Subject
-	err := db.view(ctx, func(txn *badger.Txn) error { return getJSON(txn, userKey(pUser, id), &subj) })
+	err := db.view(ctx, func(txn *badger.Txn) error { return getSubject(txn, id, &subj) })
 	if err != nil {
 		return engine.Subject{}, fmt.Errorf("user %s: %w", id, err)
 	}
@@ -185,4 +186,54 @@ func (db *DB) ResolveIdentity(ctx context.Context, ident engine.Identity) (engin
 		return "", fmt.Errorf("resolve identity: %w", err)
 	}
 	return owner, nil
+}
+
+// getSubject reads the facts consent depends on from id's profile. It
+// returns badger.ErrKeyNotFound if the user is missing.
+func getSubject(txn *badger.Txn, id engine.UserID, subj *engine.Subject) error {
+	k := userKey(pUser, id)
+	item, err := txn.Get(k)
+	if err != nil {
+		return err
+	}
+	return item.Value(func(v []byte) error {
+		if decodeSubject(v, subj) {
+			return nil
+		}
+		return unmarshal(k, v, subj)
+	})
+}
+
+// decodeSubject reads minor and guardian_consent from v, a profile as
+// json.Marshal writes it, without decoding the rest; it reports false when
+// it cannot tell (then json.Unmarshal decides). json.Marshal escapes every
+// quote inside a string, so `"minor":` can only be a key.
+func decodeSubject(v []byte, subj *engine.Subject) bool {
+	if len(v) == 0 || v[0] != '{' {
+		return false
+	}
+	minor, ok1 := jsonBool(v, `"minor":`)
+	guardian, ok2 := jsonBool(v, `"guardian_consent":`)
+	if !ok1 || !ok2 {
+		return false
+	}
+	*subj = engine.Subject{Minor: minor, GuardianConsent: guardian}
+	return true
+}
+
+// jsonBool finds the one occurrence of key in v and the literal true or
+// false after it.
+func jsonBool(v []byte, key string) (value, ok bool) {
+	i := bytes.Index(v, []byte(key))
+	if i < 0 || bytes.Index(v[i+len(key):], []byte(key)) >= 0 {
+		return false, false
+	}
+	rest := v[i+len(key):]
+	switch {
+	case bytes.HasPrefix(rest, []byte("true")):
+		return true, true
+	case bytes.HasPrefix(rest, []byte("false")):
+		return false, true
+	}
+	return false, false
 }
