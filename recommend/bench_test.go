@@ -214,3 +214,86 @@ func benchTrain(b *testing.B, events func() iteratorOfEvents, items []engine.Ite
 	b.Logf("%s", fmt.Sprintf("users %d, items %d, events %d, interactions %d, baskets %d, %d iterations of %s, total %s",
 		st.Users, st.Items, st.Events, st.Interactions, st.Baskets, st.Iterations, st.PerIteration, st.Took))
 }
+
+type retailEnv struct {
+	model   *Model
+	catalog *Catalog
+	reqs    []engine.RecRequest
+}
+
+// retail trains, once, a model on all of the Online Retail purchases with
+// DefaultOptions, and builds one for_you request per customer: the last
+// HistoryLimit events, the country as region, at a day after the last
+// purchase.
+var retail = sync.OnceValues(func() (*retailEnv, error) {
+	d, err := onlineretail.Load()
+	if err != nil {
+		return nil, err
+	}
+	evs, items := d.Events(), d.Items()
+	m, err := Train(context.Background(), func(yield func(engine.Event, error) bool) {
+		for _, e := range evs {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}, items, DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	c := NewCatalog()
+	c.Put(items...)
+	byUser := map[engine.UserID][]engine.Event{}
+	var users []engine.UserID
+	for _, e := range evs {
+		if _, ok := byUser[e.User]; !ok {
+			users = append(users, e.User)
+		}
+		byUser[e.User] = append(byUser[e.User], e)
+	}
+	env := &retailEnv{model: m, catalog: c}
+	for _, u := range users {
+		h := byUser[u]
+		h = h[max(0, len(h)-engine.HistoryLimit):]
+		env.reqs = append(env.reqs, engine.RecRequest{
+			Strategy: engine.StrategyForYou, Personalized: true, History: h, Region: h[0].Region,
+			Now: h[len(h)-1].OccurredAt.Add(24 * time.Hour), Limit: 10,
+		})
+	}
+	return env, nil
+})
+
+// BenchmarkRecommendRetail measures each strategy on the Online Retail model
+// (3.7k items: for_you scores candidates from the whole history, and in
+// for_you_exact every item), cycling through its customers.
+func BenchmarkRecommendRetail(b *testing.B) {
+	env, err := retail()
+	if err != nil {
+		b.Skipf("Online Retail data: %v", err)
+	}
+	for _, s := range []engine.Strategy{engine.StrategyForYou, engine.StrategyComplementary,
+		engine.StrategySimilar, engine.StrategyRegion, engine.StrategyBuyAgain, engine.StrategyNewArrivals} {
+		b.Run(string(s), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				req := env.reqs[i%len(env.reqs)]
+				i++
+				req.Strategy = s
+				if s == engine.StrategyComplementary || s == engine.StrategySimilar {
+					req.Item = req.History[len(req.History)-1].ItemIDs()[0]
+				}
+				env.model.Recommend(env.catalog, req)
+			}
+		})
+	}
+	b.Run("for_you_exact", func(b *testing.B) { // scoring every item, as up to 20k items before
+		b.ReportAllocs()
+		m := env.model.withExact(-1)
+		i := 0
+		for b.Loop() {
+			m.Recommend(env.catalog, env.reqs[i%len(env.reqs)])
+			i++
+		}
+	})
+}

@@ -2,7 +2,6 @@ package recommend
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"math"
 	"slices"
@@ -179,15 +178,11 @@ func byScore(a, b cand) int {
 func topCands(c []cand, k int) []cand {
 	if len(c) > 4*k {
 		// Keep a min-heap of the k best, then sort those.
-		h := candHeap(c[:k])
-		heap.Init(&h)
-		for _, x := range c[k:] {
-			if byScore(x, h[0]) < 0 {
-				h[0] = x
-				heap.Fix(&h, 0)
-			}
+		t := topK{k: k, h: make([]cand, 0, k)}
+		for _, x := range c {
+			t.push(x)
 		}
-		c = c[:k]
+		c = t.h
 	}
 	slices.SortFunc(c, byScore)
 	return slices.Clone(c[:min(k, len(c))])

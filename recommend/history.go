@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -26,23 +27,38 @@ const (
 // shopper, computed per request and never kept.
 type history struct {
 	now     time.Time
-	items   []int32           // model items the shopper engaged with, by weight
-	weight  []float64         // decayed weights of items
-	carts   map[int32]float64 // purchases and carts, decayed (for bought_with)
-	bought  map[engine.ItemID]bool
-	orders  map[engine.ItemID]int       // distinct purchases per item
-	lastBuy map[engine.ItemID]time.Time // latest purchase per item
-	tags    map[string]float64          // interest tags, best = 1; never a blocked one
-	cats    map[string]float64          // tags split: "category:x" as cats["x"]
-	labels  map[string]float64          // and "tag:y" as labels["y"]
-	words   map[string]float64          // search words, best = 1
-	engaged []engine.ItemID             // every item of the history, for content
-	blocked map[string]bool             // tags never matched nor named
+	items   []int32   // model items the shopper engaged with, by weight
+	weight  []float64 // decayed weights of items
+	carts   []cand    // model items purchased or carted, decayed sum (for bought_with), by index
+	byID    map[engine.ItemID]int32
+	seen    []seenItem         // every item of the history, in order of first sight
+	tags    map[string]float64 // interest tags, best = 1; never a blocked one
+	cats    map[string]float64 // tags split: "category:x" as cats["x"]
+	labels  map[string]float64 // and "tag:y" as labels["y"]
+	words   map[string]float64 // search words, best = 1
+	blocked map[string]bool    // tags never matched nor named
 }
 
-// personal reports whether the history says anything at all.
-func (h *history) personal() bool {
-	return len(h.items) > 0 || len(h.tags) > 0 || len(h.words) > 0 || len(h.bought) > 0
+// A seenItem is what the history says about one item.
+type seenItem struct {
+	id        engine.ItemID
+	i         int32   // model index, -1 if unknown
+	w         float64 // decayed sum of the event weights
+	engaged   bool    // w was added to (favorites only count if not withdrawn)
+	cart      float64 // decayed sum of the weights of purchase lines and carts
+	carted    bool
+	orders    int       // distinct purchases
+	lastBuy   time.Time // latest purchase
+	lastEvent int       // 1 + the last purchase event that counted it
+	fav       bool      // favorited at some time
+	favAt     time.Time // latest favorite
+	unfavAt   time.Time // latest unfavorite
+}
+
+// bought reports whether the history shows id bought.
+func (h *history) bought(id engine.ItemID) bool {
+	j, ok := h.byID[id]
+	return ok && h.seen[j].orders > 0
 }
 
 func decay(age, half time.Duration) float64 {
@@ -52,17 +68,10 @@ func decay(age, half time.Duration) float64 {
 	return math.Exp2(-float64(age) / float64(half))
 }
 
-// readHistory digests req. m may be nil; c gives the tags of history items.
-func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
-	h := &history{
-		now:     req.Now,
-		carts:   map[int32]float64{},
-		bought:  map[engine.ItemID]bool{},
-		orders:  map[engine.ItemID]int{},
-		lastBuy: map[engine.ItemID]time.Time{},
-		tags:    map[string]float64{},
-		words:   map[string]float64{},
-	}
+// newHistory returns the history of req without its events and interests:
+// its time and blocked tags only.
+func newHistory(req engine.RecRequest) *history {
+	h := &history{now: req.Now, blocked: make(map[string]bool, len(req.Blocked))}
 	if h.now.IsZero() {
 		for _, e := range req.History {
 			if e.OccurredAt.After(h.now) {
@@ -73,6 +82,24 @@ func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
 			h.now = time.Now()
 		}
 	}
+	for _, t := range req.Blocked {
+		h.blocked[t] = true
+	}
+	return h
+}
+
+// readHistory digests req. m may be nil; c gives the tags of history items.
+func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
+	lines := 0 // a bound on the distinct items, for sizing
+	for _, e := range req.History {
+		lines += max(1, len(e.Items))
+	}
+	lines = min(lines, 1024)
+	h := newHistory(req)
+	h.byID = make(map[engine.ItemID]int32, lines)
+	h.seen = make([]seenItem, 0, lines)
+	h.tags = make(map[string]float64, 64)
+	h.words = map[string]float64{}
 	var weights map[engine.EventType]float64
 	half := time.Duration(0)
 	if m != nil {
@@ -81,77 +108,105 @@ func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
 		d := DefaultOptions()
 		weights, half = d.Weights, d.Blend.HalfLife
 	}
-	blocked := make(map[string]bool, len(req.Blocked))
-	for _, t := range req.Blocked {
-		blocked[t] = true
-	}
-	h.blocked = blocked
-	w := map[engine.ItemID]float64{}
-	type fav struct{ fav, unfav time.Time }
-	favs := map[engine.ItemID]*fav{}
-	var order []engine.ItemID
-	addW := func(id engine.ItemID, v float64) {
-		if _, ok := w[id]; !ok {
-			order = append(order, id)
+	blocked := h.blocked
+	item := func(id engine.ItemID) *seenItem {
+		j, ok := h.byID[id]
+		if !ok {
+			j = int32(len(h.seen))
+			h.byID[id] = j
+			i, known := m.itemIndex(id)
+			if !known {
+				i = -1
+			}
+			h.seen = append(h.seen, seenItem{id: id, i: i})
 		}
-		w[id] += v
+		return &h.seen[j]
 	}
-	for _, e := range req.History {
+	addW := func(s *seenItem, v float64) {
+		s.engaged = true
+		s.w += v
+	}
+	wPurchase, wCart := weights[engine.EventPurchase], weights[engine.EventCart]
+	for n, e := range req.History {
 		d := decay(h.now.Sub(e.OccurredAt), half)
 		switch e.Type {
 		case engine.EventPurchase:
-			for j, l := range e.Items {
-				if l.Item == "" || slices.ContainsFunc(e.Items[:j], func(p engine.LineItem) bool { return p.Item == l.Item }) {
+			for _, l := range e.Items {
+				if l.Item == "" {
 					continue
 				}
-				addW(l.Item, weights[e.Type]*d)
-				h.bought[l.Item] = true
-				h.orders[l.Item]++
-				if e.OccurredAt.After(h.lastBuy[l.Item]) {
-					h.lastBuy[l.Item] = e.OccurredAt
+				s := item(l.Item)
+				s.cart += wPurchase * d // every line counts for bought_with
+				s.carted = true
+				if s.lastEvent == n+1 {
+					continue // the item's second line in this purchase
+				}
+				s.lastEvent = n + 1
+				addW(s, wPurchase*d)
+				s.orders++
+				if e.OccurredAt.After(s.lastBuy) {
+					s.lastBuy = e.OccurredAt
 				}
 			}
 		case engine.EventFavorite, engine.EventUnfavorite:
 			if e.Item == "" {
 				continue
 			}
-			f := favs[e.Item]
-			if f == nil {
-				f = &fav{}
-				favs[e.Item] = f
+			s := item(e.Item)
+			if e.Type == engine.EventFavorite && e.OccurredAt.After(s.favAt) {
+				s.favAt = e.OccurredAt
 			}
-			if e.Type == engine.EventFavorite && e.OccurredAt.After(f.fav) {
-				f.fav = e.OccurredAt
+			if e.Type == engine.EventUnfavorite && !e.OccurredAt.Before(s.unfavAt) {
+				s.unfavAt = e.OccurredAt
 			}
-			if e.Type == engine.EventUnfavorite && !e.OccurredAt.Before(f.unfav) {
-				f.unfav = e.OccurredAt
-			}
+			s.fav = true
 		case engine.EventSearch:
 			for _, t := range words(e.Query) {
 				h.words[t] += d
 			}
 		default:
 			if e.Item != "" {
-				addW(e.Item, weights[e.Type]*d)
+				s := item(e.Item)
+				addW(s, weights[e.Type]*d)
+				if e.Type == engine.EventCart {
+					s.cart += wCart * d
+					s.carted = true
+				}
 			}
 		}
 	}
-	for id, f := range favs {
-		if f.fav.After(f.unfav) {
-			addW(id, weights[engine.EventFavorite]*decay(h.now.Sub(f.fav), half))
+	// Engaged items, sorted by id, their tags, and the model's view of them.
+	order := make([]int32, 0, len(h.seen))
+	for j := range h.seen {
+		s := &h.seen[j]
+		if s.fav && s.favAt.After(s.unfavAt) {
+			addW(s, weights[engine.EventFavorite]*decay(h.now.Sub(s.favAt), half))
+		}
+		if s.engaged {
+			order = append(order, int32(j))
 		}
 	}
-	// Engaged items, their tags, and the model's view of them.
-	slices.Sort(order) // favorites were added in map order
-	h.engaged = order
-	c.lookup(order, func(_ int, it engine.Item, ok bool) bool {
-		if ok {
-			for _, t := range it.InterestTags() {
-				h.tags[t] += w[it.ID]
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(string(h.seen[a].id), string(h.seen[b].id)) })
+	var slot []int32
+	if m != nil {
+		slot = m.view(c).slot
+	}
+	c.mu.RLock()
+	for _, j := range order {
+		s := &h.seen[j]
+		k := int32(-1)
+		if s.i >= 0 {
+			k = slot[s.i]
+		} else {
+			k = c.slotOf(s.id)
+		}
+		if k >= 0 {
+			for _, t := range c.rows[k].interests {
+				h.tags[t] += s.w
 			}
 		}
-		return true
-	})
+	}
+	c.mu.RUnlock()
 	for _, t := range req.Interests {
 		h.tags[t.Tag] += max(0, t.Weight)
 	}
@@ -171,42 +226,37 @@ func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
 			h.labels[l] = v
 		}
 	}
-	if m != nil {
-		for _, id := range order {
-			i, ok := m.index[id]
-			if !ok || w[id] <= 0 {
-				continue
-			}
-			h.items = append(h.items, i)
-			h.weight = append(h.weight, w[id])
-		}
-		// Heaviest (most recent, most engaged) first, at most maxFoldIn.
-		perm := make([]int, len(h.items))
-		for j := range perm {
-			perm[j] = j
-		}
-		slices.SortFunc(perm, func(a, b int) int {
-			if c := cmp.Compare(h.weight[b], h.weight[a]); c != 0 {
-				return c
-			}
-			return cmp.Compare(h.items[a], h.items[b])
-		})
-		perm = perm[:min(len(perm), maxFoldIn)]
-		items, weight := make([]int32, len(perm)), make([]float64, len(perm))
-		for j, p := range perm {
-			items[j], weight[j] = h.items[p], h.weight[p]
-		}
-		h.items, h.weight = items, weight
+	if m == nil {
+		return h
 	}
-	for _, e := range req.History {
-		if m == nil || (e.Type != engine.EventPurchase && e.Type != engine.EventCart) {
+	for _, j := range order {
+		s := &h.seen[j]
+		if s.i < 0 || s.w <= 0 {
 			continue
 		}
-		d := decay(h.now.Sub(e.OccurredAt), half)
-		for _, id := range e.ItemIDs() {
-			if i, ok := m.index[id]; ok {
-				h.carts[i] += weights[e.Type] * d
-			}
+		h.items = append(h.items, s.i)
+		h.weight = append(h.weight, s.w)
+	}
+	// Heaviest (most recent, most engaged) first, at most maxFoldIn.
+	perm := make([]int, len(h.items))
+	for j := range perm {
+		perm[j] = j
+	}
+	slices.SortFunc(perm, func(a, b int) int {
+		if c := cmp.Compare(h.weight[b], h.weight[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(h.items[a], h.items[b])
+	})
+	perm = perm[:min(len(perm), maxFoldIn)]
+	items, weight := make([]int32, len(perm)), make([]float64, len(perm))
+	for j, p := range perm {
+		items[j], weight[j] = h.items[p], h.weight[p]
+	}
+	h.items, h.weight = items, weight
+	for _, s := range h.seen {
+		if s.carted && s.i >= 0 {
+			h.carts = append(h.carts, cand{s.i, s.cart})
 		}
 	}
 	return h
@@ -257,7 +307,7 @@ func (h *history) matches() bool { return len(h.cats) > 0 || len(h.labels) > 0 |
 // match scores how well an item fits the shopper's tags and search words,
 // with the best matching tag or word for the reason. It allocates only for
 // the reason.
-func (h *history) match(it engine.Item) (score float64, reason string) {
+func (h *history) match(it *engine.Item) (score float64, reason string) {
 	best, kind, name := 0.0, "", ""
 	if v := h.cats[it.Category]; v > 0 && it.Category != "" {
 		score, best, kind, name = v, v, "matches_interest:category:", it.Category
@@ -325,9 +375,11 @@ func (m *Model) foldIn(h *history) []float64 {
 type pools struct {
 	solvers sync.Pool // *solver
 	scratch sync.Pool // *scratch
+	views   atomic.Pointer[catalogView]
 }
 
 func (m *Model) initPools() {
+	m.historyMax = wholeHistoryMax
 	k, n := m.k, len(m.ids)
 	m.solvers.New = func() any { return newSolver(k) }
 	m.scratch.New = func() any { return newScratch(n) }

@@ -22,8 +22,12 @@ func TestScratchIsReset(t *testing.T) {
 	}
 	c := NewCatalog()
 	c.Put(g.items(now)...)
-	for _, exact := range []int{-1, 10} {
+	for _, mode := range []struct {
+		exact, historyMax int
+	}{{-1, wholeHistoryMax}, {10, wholeHistoryMax}, {10, 0}} {
+		exact := mode.exact
 		m := m.withExact(exact)
+		m.historyMax = mode.historyMax // 0: candidates from the bounded history
 		req := func(u int) engine.RecRequest {
 			h := g.user(u)
 			return engine.RecRequest{Strategy: engine.StrategyForYou, Personalized: true, History: h, Region: h[0].Region, Now: now, Limit: 30}
@@ -34,13 +38,51 @@ func TestScratchIsReset(t *testing.T) {
 			m.Recommend(c, req(u))
 		}
 		if diff := cmp.Diff(first, m.Recommend(c, req(0))); diff != "" {
-			t.Errorf("exact max %d: a repeated request differs (-first +again):\n%s", exact, diff)
+			t.Errorf("exact max %d, history max %d: a repeated request differs (-first +again):\n%s", exact, mode.historyMax, diff)
 		}
 		if diff := cmp.Diff(fallback, m.Recommend(c, engine.RecRequest{Strategy: engine.StrategyForYou, Now: now, Limit: 30})); diff != "" {
-			t.Errorf("exact max %d: the fallback differs (-first +again):\n%s", exact, diff)
+			t.Errorf("exact max %d, history max %d: the fallback differs (-first +again):\n%s", exact, mode.historyMax, diff)
 		}
 		if len(first) != 30 {
-			t.Errorf("exact max %d: %d items, want 30", exact, len(first))
+			t.Errorf("exact max %d, history max %d: %d items, want 30", exact, mode.historyMax, len(first))
+		}
+	}
+}
+
+// A Model maps its items to catalog slots once, and again only when items
+// are added to the catalog.
+func TestViewFollowsPut(t *testing.T) {
+	g := newGenerator(genShape{Users: 100, Items: 200, Interactions: 3000, Regions: 2, Seed: 5})
+	now := g.start.Add(g.span)
+	o := DefaultOptions()
+	o.Factors, o.Iterations, o.Workers = 4, 1, 1
+	m, err := Train(context.Background(), g.events(), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := g.items(now)
+	c := NewCatalog()
+	c.Put(items[1:]...)
+	i, ok := m.itemIndex(items[0].ID)
+	if !ok {
+		t.Fatalf("%s unknown to the model", items[0].ID)
+	}
+	v := m.view(c)
+	if v.slot[i] != -1 {
+		t.Fatalf("slot of %s = %d before Put, want -1", items[0].ID, v.slot[i])
+	}
+	c.Put(items[2]) // replaced, not added: the view holds
+	if m.view(c) != v {
+		t.Error("view rebuilt after replacing an item")
+	}
+	c.Put(items[0])
+	v = m.view(c)
+	if k := v.slot[i]; k < 0 || c.rows[k].ID != items[0].ID {
+		t.Fatalf("slot of %s = %d after Put", items[0].ID, k)
+	}
+	for j, k := range v.slot {
+		if k >= 0 && c.rows[k].ID != m.ids[j] {
+			t.Errorf("item %d (%s) mapped to slot %d (%s)", j, m.ids[j], k, c.rows[k].ID)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type Model struct {
 
 	users []engine.UserID // sorted; whose events were training input
 	stats Stats
+	// historyMax is the catalog size up to which for_you draws candidates
+	// from the whole history (wholeHistoryMax; tests lower it).
+	historyMax int
 
 	pools // per-request scratch space
 }

@@ -56,8 +56,9 @@ type Options struct {
 	Blend Blend
 	// ExactScoringMax is the catalog size up to which for_you scores every
 	// item with the folded-in vector; above it, only candidates (neighbours
-	// of the history, popular and new items) are scored. Negative: always
-	// exact.
+	// of the history, popular and new items) are scored (2,000: on Online
+	// Retail's 3.7k items candidates give the same P2 NDCG@10, 0.1004, at
+	// about 60% of the CPU). Negative: always exact.
 	ExactScoringMax int
 }
 
@@ -101,7 +102,7 @@ func DefaultOptions() Options {
 		SizeDamping:     0.3,
 		MaxBasket:       200,
 		MaxUserItems:    1000,
-		ExactScoringMax: 20000,
+		ExactScoringMax: 2000,
 		Blend: Blend{
 			ALS:         1,
 			Similar:     0.5,

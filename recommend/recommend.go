@@ -2,7 +2,6 @@ package recommend
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"slices"
 	"strings"
@@ -21,8 +20,13 @@ const (
 	// candidates of for_you when it does not score every item.
 	candPopular = 200
 	candRegion  = 100
-	// maxSpread is how many neighbours of each history item a request uses.
-	maxSpread = 25
+	// maxSpread is how many neighbours of each history item a request uses
+	// when it scores only candidates in a catalog of more than
+	// wholeHistoryMax items; up to that size candidates come from all
+	// neighbours of the whole history (and score on Online Retail as every
+	// item does).
+	maxSpread       = 25
+	wholeHistoryMax = 20_000
 )
 
 // Recommend returns up to req.Limit items (10 if zero, at most 200) for
@@ -45,7 +49,16 @@ func (m *Model) Recommend(c *Catalog, req engine.RecRequest) []engine.Recommende
 	if !req.Personalized {
 		req.History, req.Region, req.Interests = nil, "", nil
 	}
-	h := readHistory(m, c, req)
+	var h *history
+	switch req.Strategy {
+	case engine.StrategySimilar, engine.StrategyComplementary, engine.StrategyRegion:
+		h = newHistory(req) // the lists of a model read no more of it
+		if m == nil {
+			h = readHistory(m, c, req)
+		}
+	default:
+		h = readHistory(m, c, req)
+	}
 	switch req.Strategy {
 	case engine.StrategySimilar, engine.StrategyComplementary:
 		return m.contextList(c, req, h)
@@ -74,7 +87,8 @@ type entry struct {
 	tier     int // lower tiers come first (padding goes last)
 	score    float64
 	reasons  []string
-	upcoming bool // not on sale yet: may be out of stock
+	reason   string // the only reason, if reasons is nil
+	upcoming bool   // not on sale yet: may be out of stock
 }
 
 func byTier(a, b entry) int {
@@ -88,32 +102,63 @@ func byTier(a, b entry) int {
 }
 
 // finish orders entries, keeps the first of each item, applies the catalog
-// filters and exclude, and cuts at req.Limit.
+// filters and exclude, and cuts at req.Limit. It takes entries best first
+// from a heap, so the order of those never reached costs nothing.
 func finish(c *Catalog, req engine.RecRequest, es []entry, exclude func(engine.ItemID) bool) []engine.Recommended {
-	slices.SortFunc(es, byTier)
-	ids := make([]engine.ItemID, len(es))
-	for i, e := range es {
-		ids[i] = e.id
-	}
 	out := make([]engine.Recommended, 0, min(req.Limit, len(es)))
 	seen := make(map[engine.ItemID]bool, req.Limit)
-	c.lookup(ids, func(i int, it engine.Item, ok bool) bool {
-		e := es[i]
-		if !ok || seen[e.id] || (!it.InStock && !e.upcoming) || !availableIn(it, req.AvailableIn) || (exclude != nil && exclude(e.id)) {
-			return true
+	for j := len(es)/2 - 1; j >= 0; j-- {
+		siftDown(es, j)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for len(es) > 0 && len(out) < req.Limit {
+		e := es[0]
+		last := len(es) - 1
+		es[0] = es[last]
+		es = es[:last]
+		siftDown(es, 0)
+		k, ok := c.items[e.id]
+		if !ok || seen[e.id] {
+			continue
+		}
+		it := &c.rows[k].Item
+		if (!it.InStock && !e.upcoming) || !availableIn(*it, req.AvailableIn) || (exclude != nil && exclude(e.id)) {
+			continue
 		}
 		seen[e.id] = true
-		out = append(out, engine.Recommended{Item: e.id, Score: e.score, Reasons: e.reasons})
-		return len(out) < req.Limit
-	})
+		rs := e.reasons
+		if rs == nil {
+			rs = []string{e.reason}
+		}
+		out = append(out, engine.Recommended{Item: e.id, Score: e.score, Reasons: rs})
+	}
 	return out
+}
+
+// siftDown restores the heap order of es (best first by byTier) below j.
+func siftDown(es []entry, j int) {
+	for {
+		b, l := j, 2*j+1
+		if l < len(es) && byTier(es[l], es[b]) < 0 {
+			b = l
+		}
+		if r := l + 1; r < len(es) && byTier(es[r], es[b]) < 0 {
+			b = r
+		}
+		if b == j {
+			return
+		}
+		es[j], es[b] = es[b], es[j]
+		j = b
+	}
 }
 
 // popularEntries lists the globally popular items in tier.
 func (m *Model) popularEntries(tier int) []entry {
 	es := make([]entry, len(m.popular))
 	for j, i := range m.popular {
-		es[j] = entry{id: m.ids[i], tier: tier, score: m.pop[i], reasons: []string{"popular"}}
+		es[j] = entry{id: m.ids[i], tier: tier, score: m.pop[i], reason: "popular"}
 	}
 	return es
 }
@@ -132,8 +177,9 @@ func (m *Model) contextList(c *Catalog, req engine.RecRequest, h *history) []eng
 			nb = &m.complement
 		}
 		its, scs := nb.of(i)
+		why := prefix + string(req.Item)
 		for t, j := range its {
-			es = append(es, entry{id: m.ids[j], score: float64(scs[t]), reasons: []string{prefix + string(req.Item)}})
+			es = append(es, entry{id: m.ids[j], score: float64(scs[t]), reason: why})
 		}
 	}
 	if len(es) < req.Limit && req.Item != "" {
@@ -169,20 +215,22 @@ func contentNeighbours(c *Catalog, item engine.ItemID, h *history, tier int) []e
 	if len(want) == 0 {
 		return nil
 	}
-	_, ids := c.indexes()
+	why := "similar_to:" + string(item)
 	var es []entry
-	c.lookup(ids, func(_ int, it engine.Item, ok bool) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for k := range c.rows {
+		r := &c.rows[k]
 		n := 0
-		for _, t := range it.InterestTags() {
+		for _, t := range r.interests {
 			if want[t] {
 				n++
 			}
 		}
-		if ok && n > 0 && it.ID != item {
-			es = append(es, entry{id: it.ID, tier: tier, score: float64(n) / float64(len(want)), reasons: []string{"similar_to:" + string(item)}})
+		if n > 0 && r.ID != item {
+			es = append(es, entry{id: r.ID, tier: tier, score: float64(n) / float64(len(want)), reason: why})
 		}
-		return true
-	})
+	}
 	return es
 }
 
@@ -193,8 +241,9 @@ func (m *Model) regionList(c *Catalog, req engine.RecRequest, h *history) []engi
 	}
 	var es []entry
 	if rk, ok := m.regions[req.Region]; ok && req.Region != "" {
+		why := "popular_in_region:" + req.Region
 		for j, i := range rk.Items {
-			es = append(es, entry{id: m.ids[i], score: rk.Scores[j], reasons: []string{"popular_in_region:" + req.Region}})
+			es = append(es, entry{id: m.ids[i], score: rk.Scores[j], reason: why})
 		}
 	}
 	es = append(es, m.popularEntries(1)...)
@@ -226,7 +275,7 @@ func (m *Model) newArrivals(c *Catalog, req engine.RecRequest, h *history) []eng
 			continue
 		}
 		e := entry{id: it.ID, score: 0.5 * fresh, reasons: []string{state}, upcoming: state == "upcoming"}
-		if s, why := h.match(it); s > 0 && why != "" {
+		if s, why := h.match(&it); s > 0 && why != "" {
 			e.score += s
 			e.reasons = append(e.reasons, why)
 		}
@@ -235,7 +284,7 @@ func (m *Model) newArrivals(c *Catalog, req engine.RecRequest, h *history) []eng
 		}
 		es = append(es, e)
 	}
-	return finish(c, req, es, func(id engine.ItemID) bool { return h.bought[id] })
+	return finish(c, req, es, h.bought)
 }
 
 // buyAgain serves buy_again: what the shopper bought, weighted by how often
@@ -243,13 +292,16 @@ func (m *Model) newArrivals(c *Catalog, req engine.RecRequest, h *history) []eng
 func (m *Model) buyAgain(c *Catalog, req engine.RecRequest, h *history) []engine.Recommended {
 	b := m.blend()
 	var es []entry
-	for id, n := range h.orders {
-		rate := 0.0
-		if i, ok := m.itemIndex(id); ok {
-			rate = m.repeat[i]
+	for _, it := range h.seen {
+		if it.orders == 0 {
+			continue
 		}
-		s := (rate + 0.05) * (1 + math.Log(float64(n))) * decay(h.now.Sub(h.lastBuy[id]), 2*b.HalfLife)
-		es = append(es, entry{id: id, score: s, reasons: []string{"buy_again"}})
+		rate := 0.0
+		if it.i >= 0 {
+			rate = m.repeat[it.i]
+		}
+		s := (rate + 0.05) * (1 + math.Log(float64(it.orders))) * decay(h.now.Sub(it.lastBuy), 2*b.HalfLife)
+		es = append(es, entry{id: it.id, score: s, reason: "buy_again"})
 	}
 	return finish(c, req, es, nil)
 }
@@ -259,14 +311,14 @@ func (m *Model) buyAgain(c *Catalog, req engine.RecRequest, h *history) []engine
 // every strategy when there is no model.
 func catalogOnly(c *Catalog, req engine.RecRequest, h *history) []engine.Recommended {
 	b := DefaultOptions().Blend
-	_, ids := c.indexes()
+	_, _, ids := c.indexes()
 	es := make([]entry, 0, len(ids))
 	c.lookup(ids, func(_ int, it engine.Item, ok bool) bool {
 		if !ok {
 			return true
 		}
 		e := entry{id: it.ID}
-		if s, why := h.match(it); s > 0 && why != "" {
+		if s, why := h.match(&it); s > 0 && why != "" {
 			e.score += b.Interest * s
 			e.reasons = append(e.reasons, why)
 		}
@@ -282,7 +334,7 @@ func catalogOnly(c *Catalog, req engine.RecRequest, h *history) []engine.Recomme
 		return true
 	})
 	return finish(c, req, es, func(id engine.ItemID) bool {
-		return id == req.Item || (req.Strategy == engine.StrategyForYou && h.bought[id])
+		return id == req.Item || (req.Strategy == engine.StrategyForYou && h.bought(id))
 	})
 }
 
@@ -306,7 +358,9 @@ type scratch struct {
 	als             []float64
 	mark, bought    []bool
 	touched         []int32
-	maxSpread       int // neighbours used per source
+	maxSpread       int  // neighbours used per source
+	markOnly        bool // spread marks items; markAll touches them later
+	best            topK
 }
 
 func newScratch(n int) *scratch {
@@ -325,6 +379,16 @@ func (s *scratch) touch(i int32) {
 	}
 }
 
+// markAll touches every marked item, in index order; nothing may have
+// been touched yet.
+func (s *scratch) markAll() {
+	for i, mk := range s.mark {
+		if mk {
+			s.touched = append(s.touched, int32(i))
+		}
+	}
+}
+
 func (s *scratch) reset() {
 	for _, i := range s.touched {
 		s.knn[i], s.comp[i], s.reg[i], s.knnTop[i], s.compTop[i] = 0, 0, 0, 0, 0
@@ -334,10 +398,23 @@ func (s *scratch) reset() {
 }
 
 // spread adds w times the neighbours of src to acc, remembering per item the
-// source of the largest contribution.
+// source of the largest contribution, and touches them (or only marks them,
+// with s.markOnly: cheaper when there are many).
 func (s *scratch) spread(nb *neighbors, src int32, w float64, acc, top []float64, from []int32) {
 	its, scs := nb.of(src)
 	its = its[:min(len(its), s.maxSpread)]
+	scs = scs[:len(its)]
+	if s.markOnly {
+		for t, j := range its {
+			v := w * float64(scs[t])
+			s.mark[j] = true
+			acc[j] += v
+			if v > top[j] {
+				top[j], from[j] = v, src
+			}
+		}
+		return
+	}
 	for t, j := range its {
 		v := w * float64(scs[t])
 		s.touch(j)
@@ -348,18 +425,84 @@ func (s *scratch) spread(nb *neighbors, src int32, w float64, acc, top []float64
 	}
 }
 
-// candHeap is a min-heap of the best candidates seen so far.
-type candHeap []cand
+// topK keeps the k best candidates seen, in a min-heap (worst first).
+type topK struct {
+	k int
+	h []cand
+}
 
-func (h candHeap) Len() int           { return len(h) }
-func (h candHeap) Less(i, j int) bool { return byScore(h[i], h[j]) > 0 }
-func (h candHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *candHeap) Push(x any)        { *h = append(*h, x.(cand)) }
-func (h *candHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (t *topK) reset(k int) {
+	t.k, t.h = k, t.h[:0]
+}
+
+// push offers c.
+func (t *topK) push(c cand) {
+	h := t.h
+	if len(h) < t.k {
+		h = append(h, c)
+		for j := len(h) - 1; j > 0; { // up
+			p := (j - 1) / 2
+			if byScore(h[j], h[p]) <= 0 {
+				break
+			}
+			h[j], h[p] = h[p], h[j]
+			j = p
+		}
+		t.h = h
+		return
+	}
+	if c.s < h[0].s || byScore(c, h[0]) >= 0 {
+		return // no better than the worst kept
+	}
+	h[0] = c
+	for j := 0; ; { // down
+		w, l := j, 2*j+1
+		if l < len(h) && byScore(h[l], h[w]) > 0 {
+			w = l
+		}
+		if r := l + 1; r < len(h) && byScore(h[r], h[w]) > 0 {
+			w = r
+		}
+		if w == j {
+			break
+		}
+		h[j], h[w] = h[w], h[j]
+		j = w
+	}
+}
+
+// blended scales the first parts of a for_you score over the candidates.
+type blended struct {
+	b              Blend
+	inA, inK, inB  float64 // 1/max of the ALS, kNN and bought-with scores; 0 if none is positive
+	als, knn, comp []float64
+	reg, pop       []float64
+}
+
+func (p *blended) setMax(maxA, maxK, maxB float64) {
+	inv := func(v float64) float64 {
+		if v > 0 {
+			return 1 / v
+		}
+		return 0
+	}
+	p.inA, p.inK, p.inB = inv(maxA), inv(maxK), inv(maxB)
+}
+
+// parts returns the model's parts of the score of item i.
+func (p *blended) parts(i int32) (out [nParts]float64) {
+	out[pALS] = p.b.ALS * min(1, max(0, p.als[i])*p.inA)
+	out[pSimilar] = p.b.Similar * (p.knn[i] * p.inK)
+	out[pBoughtWith] = p.b.BoughtWith * (p.comp[i] * p.inB)
+	out[pRegion] = p.b.Region * p.reg[i]
+	out[pPopular] = p.b.Popular * p.pop[i]
+	return out
+}
+
+// total returns the sum of parts(i), added in the same order.
+func (p *blended) total(i int32) float64 {
+	return p.b.ALS*min(1, max(0, p.als[i])*p.inA) + p.b.Similar*(p.knn[i]*p.inK) +
+		p.b.BoughtWith*(p.comp[i]*p.inB) + p.b.Region*p.reg[i] + p.b.Popular*p.pop[i]
 }
 
 // forYou blends the fold-in ALS score, item-kNN and bought-with of the
@@ -376,40 +519,37 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 	s := m.scratch.Get().(*scratch)
 	defer func() { s.reset(); m.scratch.Put(s) }()
 
-	// Scoring every item, use the whole history; else bound the candidates.
+	// Scoring every item, or candidates in a catalog of moderate size, use
+	// the whole history; else bound the candidates.
 	exact := m.opts.ExactScoringMax < 0 || n <= m.opts.ExactScoringMax
 	sources := len(h.items)
-	s.maxSpread = math.MaxInt
-	if !exact {
-		sources, s.maxSpread = maxSources, maxSpread
+	s.maxSpread, s.markOnly = math.MaxInt, true
+	if !exact && n > m.historyMax {
+		sources, s.maxSpread, s.markOnly = maxSources, maxSpread, false
 	}
 	for j, i := range h.items[:min(len(h.items), sources)] {
 		s.spread(&m.similar, i, h.weight[j], s.knn, s.knnTop, s.knnSrc)
 	}
-	carts := make([]int32, 0, len(h.carts))
-	for i := range h.carts {
-		carts = append(carts, i)
-	}
-	slices.SortFunc(carts, func(a, b int32) int {
-		if c := cmp.Compare(h.carts[b], h.carts[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	for _, i := range carts[:min(len(carts), sources)] {
-		s.spread(&m.complement, i, h.carts[i], s.comp, s.compTop, s.compSrc)
+	slices.SortFunc(h.carts, byScore) // heaviest first
+	for _, ci := range h.carts[:min(len(h.carts), sources)] {
+		s.spread(&m.complement, ci.i, ci.s, s.comp, s.compTop, s.compSrc)
 	}
 	ctxItem, hasCtx := m.itemIndex(req.Item)
 	if hasCtx {
 		s.spread(&m.similar, ctxItem, 1, s.knn, s.knnTop, s.knnSrc)
 		s.spread(&m.complement, ctxItem, 1, s.comp, s.compTop, s.compSrc)
+	}
+	if s.markOnly {
+		s.markAll()
+	}
+	if hasCtx {
 		s.touch(ctxItem)
 		s.bought[ctxItem] = true // never recommend the context item itself
 	}
-	for id := range h.bought {
-		if i, ok := m.index[id]; ok {
-			s.touch(i)
-			s.bought[i] = true
+	for _, it := range h.seen {
+		if it.orders > 0 && it.i >= 0 {
+			s.touch(it.i)
+			s.bought[it.i] = true
 		}
 	}
 	rk, hasRegion := m.regions[req.Region]
@@ -443,58 +583,45 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 			}
 		}
 	}
+	sc := blended{b: b, als: s.als[:n], knn: s.knn[:n], comp: s.comp[:n], reg: s.reg[:n], pop: m.pop[:n]}
 	var maxA, maxK, maxB float64
-	visit := func(f func(i int32)) {
-		if exact {
-			for i := range int32(n) {
-				f(i)
-			}
-			return
+	if exact {
+		for i := range sc.knn {
+			maxK = max(maxK, sc.knn[i])
+			maxB = max(maxB, sc.comp[i])
 		}
-		for _, i := range s.touched {
-			f(i)
-		}
-	}
-	visit(func(i int32) {
 		if x != nil {
-			maxA = max(maxA, s.als[i])
+			for _, v := range sc.als {
+				maxA = max(maxA, v)
+			}
 		}
-		maxK = max(maxK, s.knn[i])
-		maxB = max(maxB, s.comp[i])
-	})
-	parts := func(i int32) (p [nParts]float64) {
-		if maxA > 0 {
-			p[pALS] = b.ALS * min(1, max(0, s.als[i])/maxA)
+	} else {
+		for _, i := range s.touched {
+			if x != nil {
+				maxA = max(maxA, s.als[i])
+			}
+			maxK = max(maxK, s.knn[i])
+			maxB = max(maxB, s.comp[i])
 		}
-		if maxK > 0 {
-			p[pSimilar] = b.Similar * s.knn[i] / maxK
-		}
-		if maxB > 0 {
-			p[pBoughtWith] = b.BoughtWith * s.comp[i] / maxB
-		}
-		p[pRegion] = b.Region * s.reg[i]
-		p[pPopular] = b.Popular * m.pop[i]
-		return p
 	}
-	pool := max(100, 3*req.Limit)
-	best := make(candHeap, 0, pool+1)
-	visit(func(i int32) {
-		if s.bought[i] {
-			return
+	sc.setMax(maxA, maxK, maxB)
+	best := &s.best
+	best.reset(max(100, 3*req.Limit))
+	if exact {
+		for i := range int32(n) {
+			v := sc.total(i)
+			if v <= 0 || s.bought[i] || len(best.h) == best.k && v < best.h[0].s {
+				continue
+			}
+			best.push(cand{i, v})
 		}
-		p := parts(i)
-		v := p[pALS] + p[pSimilar] + p[pBoughtWith] + p[pRegion] + p[pPopular]
-		if v <= 0 {
-			return
+	} else {
+		for _, i := range s.touched {
+			if v := sc.total(i); v > 0 && !s.bought[i] {
+				best.push(cand{i, v})
+			}
 		}
-		ci := cand{i, v}
-		if len(best) < pool {
-			heap.Push(&best, ci)
-		} else if byScore(ci, best[0]) < 0 {
-			best[0] = ci
-			heap.Fix(&best, 0)
-		}
-	})
+	}
 
 	// Rerank the pool, with the new arrivals that match, by content.
 	type row struct {
@@ -505,15 +632,20 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 		state string // new_arrival, upcoming
 		id    engine.ItemID
 	}
-	rows := make([]row, 0, len(best)+16)
-	score := func(r *row, it engine.Item, ms float64, why string) {
+	store := make([]row, 0, len(best.h)+16)
+	rows := make([]*row, 0, len(best.h)+16) // sorted as pointers: rows are large
+	add := func(r *row) {
+		store = append(store, *r)
+		rows = append(rows, &store[len(store)-1])
+	}
+	score := func(r *row, it *engine.Item, ms float64, why string) {
 		if r.i >= 0 {
-			r.parts = parts(r.i)
+			r.parts = sc.parts(r.i)
 		}
 		if ms > 0 && why != "" {
 			r.parts[pInterest] = b.Interest * min(1, ms)
 			r.why = why
-			if state, fresh := launchState(it, h.now, b); state != "" {
+			if state, fresh := launchState(*it, h.now, b); state != "" {
 				r.parts[pNew] = b.NewArrival * min(1, ms) * (0.5 + 0.5*fresh)
 				r.state = state
 			}
@@ -522,22 +654,25 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 			r.total += v
 		}
 	}
-	ids := make([]engine.ItemID, len(best))
-	for j, ci := range best {
-		ids[j] = m.ids[ci.i]
+	slot := m.view(c).slot
+	c.mu.RLock()
+	for _, ci := range best.h {
 		s.touch(ci.i)         // so reset clears the mark
 		s.bought[ci.i] = true // in the pool: not again below
-	}
-	c.lookup(ids, func(j int, it engine.Item, ok bool) bool {
-		if ok && it.InStock && availableIn(it, req.AvailableIn) {
-			r := row{i: best[j].i, id: it.ID}
+		k := slot[ci.i]
+		if k < 0 {
+			continue
+		}
+		it := &c.rows[k].Item
+		if it.InStock && availableIn(*it, req.AvailableIn) {
+			r := row{i: ci.i, id: it.ID}
 			ms, why := h.match(it)
 			score(&r, it, ms, why)
-			rows = append(rows, r)
+			add(&r)
 		}
-		return true
-	})
-	byTotal := func(a, b row) int {
+	}
+	c.mu.RUnlock()
+	byTotal := func(a, b *row) int {
 		if c := cmp.Compare(b.total, a.total); c != 0 {
 			return c
 		}
@@ -548,21 +683,36 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 	if len(rows) >= req.Limit {
 		threshold = rows[req.Limit-1].total
 	}
+	// A new arrival's content parts are at most Interest and NewArrival: with
+	// no negative weight, those that cannot reach threshold are not matched.
+	bounded := b.ALS >= 0 && b.Similar >= 0 && b.BoughtWith >= 0 && b.Region >= 0 && b.Popular >= 0 &&
+		b.Interest >= 0 && b.NewArrival >= 0
 	if h.matches() {
-		n := 0
-		for it := range c.launchedBetween(h.now.Add(-b.NewFor), h.now.Add(b.UpcomingFor)) {
-			if n++; n > maxLaunches {
-				break
-			}
-			if !it.InStock || !availableIn(it, req.AvailableIn) {
+		view := m.view(c)
+		launch, lslot := c.launchedIn(h.now.Add(-b.NewFor), h.now.Add(b.UpcomingFor))
+		for j := len(launch) - 1; j >= max(0, len(launch)-maxLaunches); j-- { // newest first
+			it := &launch[j]
+			if !it.InStock || !availableIn(*it, req.AvailableIn) {
 				continue
+			}
+			i, known := view.indexOf(m, lslot[j], it.ID)
+			if known && s.bought[i] || !known && h.bought(it.ID) { // known and bought: s.bought
+				continue
+			}
+			if bounded {
+				ub := 0.0 // the model's parts
+				switch {
+				case known && (exact || s.mark[i]):
+					ub = sc.total(i)
+				case known: // not a candidate: ALS and popularity only
+					ub = b.ALS + b.Popular*m.pop[i]
+				}
+				if ub+b.Interest+b.NewArrival < threshold {
+					continue
+				}
 			}
 			ms, why := h.match(it)
 			if ms <= 0 || why == "" {
-				continue
-			}
-			i, known := m.index[it.ID]
-			if known && s.bought[i] || h.bought[it.ID] {
 				continue
 			}
 			r := row{i: -1, id: it.ID}
@@ -570,14 +720,14 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 				r.i = i
 				if !s.mark[i] { // not a candidate: its scratch scores are stale
 					s.touch(i)
-					if x != nil {
+					if x != nil && !exact {
 						s.als[i] = dot(x, m.row(i))
 					}
 				}
 			}
 			score(&r, it, ms, why)
 			if r.total >= threshold {
-				rows = append(rows, r)
+				add(&r)
 			}
 		}
 		slices.SortFunc(rows, byTotal)
@@ -643,7 +793,7 @@ func reasons(parts []float64, name func(int) string) []string {
 // because names a history item as the reason: bought or otherwise engaged.
 func (m *Model) because(h *history, src int32) string {
 	id := m.ids[src]
-	if h.bought[id] {
+	if h.bought(id) {
 		return "because_you_bought:" + string(id)
 	}
 	return "similar_to:" + string(id)

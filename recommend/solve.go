@@ -75,7 +75,12 @@ func (s *solver) solve(x, gram []float64, lambda float64, y []float64, idx []int
 	if !ok {
 		return // cannot happen with λ > 0; leave x zero
 	}
-	lapack64.Potrs(t, blas64.General{Rows: k, Cols: 1, Data: s.b, Stride: 1})
+	// Uᵀ U x = b, one right-hand side: two triangular solves (Potrs would
+	// take the slower matrix path).
+	tri := blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: k, Data: t.Data, Stride: t.Stride}
+	v := blas64.Vector{N: k, Data: s.b, Inc: 1}
+	blas64.Trsv(blas.Trans, tri, v)
+	blas64.Trsv(blas.NoTrans, tri, v)
 	copy(x, s.b)
 }
 
