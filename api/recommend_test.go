@@ -187,20 +187,33 @@ func TestDeletedInterestNeverComesBack(t *testing.T) {
 	if !slices.Contains(tags(), "category:shoes") {
 		t.Fatalf("alice's interests %v lack category:shoes", tags())
 	}
-	want(t, h.do(req{method: "DELETE", path: userPath("alice", "/interests/category:shoes"), auth: storeKey}), http.StatusNoContent)
-	h.recordEvents(event("view", "alice", "shoe-2", time.Now().Add(-time.Minute)))
-	h.train()
-	if slices.Contains(tags(), "category:shoes") {
-		t.Errorf("category:shoes came back: %v", tags())
-	}
-	for _, strategy := range []string{"for_you", "new_arrivals", "region", "buy_again"} {
-		for _, it := range h.recommend("alice", "strategy="+strategy+"&limit=20").Items {
-			for _, r := range it.Reasons {
-				if strings.Contains(r, "category:shoes") {
-					t.Errorf("%s: %s is explained by the deleted tag: %v", strategy, it.Item, it.Reasons)
+	explained := func() []string { // every reason naming category:shoes
+		var found []string
+		for _, strategy := range []string{"for_you", "new_arrivals", "region", "buy_again"} {
+			for _, it := range h.recommend("alice", "strategy="+strategy+"&limit=20").Items {
+				for _, r := range it.Reasons {
+					if strings.Contains(r, "category:shoes") {
+						found = append(found, strategy+": "+string(it.Item)+" "+r)
+					}
 				}
 			}
 		}
+		return found
+	}
+	if len(explained()) == 0 {
+		t.Fatal("no list explains an item by category:shoes before the deletion: the test would prove nothing")
+	}
+	want(t, h.do(req{method: "DELETE", path: userPath("alice", "/interests/category:shoes"), auth: storeKey}), http.StatusNoContent)
+	h.recordEvents(event("view", "alice", "shoe-2", time.Now().Add(-time.Minute)))
+	if slices.Contains(tags(), "category:shoes") {
+		t.Errorf("category:shoes came back: %v", tags())
+	}
+	if got := explained(); len(got) > 0 {
+		t.Errorf("after the deletion, lists are explained by it: %v", got)
+	}
+	h.train()
+	if got := explained(); len(got) > 0 {
+		t.Errorf("after the deletion and training, lists are explained by it: %v", got)
 	}
 }
 

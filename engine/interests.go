@@ -28,13 +28,29 @@ func Decay(w float64, from, to time.Time) float64 {
 // It reports whether in changed.
 func (in *Interests) Add(tags ...InterestTag) bool {
 	changed := false
+	var at map[string]int // index of each tag in in.Tags; built for long lists
+	if len(in.Tags)*len(tags) > 64 {
+		at = make(map[string]int, len(in.Tags)+len(tags))
+		for i, t := range in.Tags {
+			at[t.Tag] = i
+		}
+	}
 	for _, t := range tags {
 		if slices.Contains(in.Deleted, t.Tag) {
 			continue
 		}
 		changed = true
-		i := slices.IndexFunc(in.Tags, func(x InterestTag) bool { return x.Tag == t.Tag })
-		if i < 0 {
+		i, ok := -1, false
+		if at != nil {
+			i, ok = at[t.Tag]
+		} else {
+			i = slices.IndexFunc(in.Tags, func(x InterestTag) bool { return x.Tag == t.Tag })
+			ok = i >= 0
+		}
+		if !ok {
+			if at != nil {
+				at[t.Tag] = len(in.Tags)
+			}
 			in.Tags = append(in.Tags, t)
 			continue
 		}

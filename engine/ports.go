@@ -48,9 +48,14 @@ type Store interface {
 	UpdatePreferences(ctx context.Context, id UserID, fn func(Preferences) (Preferences, Effects, error)) (Preferences, error)
 
 	Interests(ctx context.Context, id UserID) (Interests, error)
+	// DeletedInterests returns only the tags id deleted (cheaper).
+	DeletedInterests(ctx context.Context, id UserID) ([]string, error)
 	// DeleteInterest removes tag and adds it to the deleted list.
 	DeleteInterest(ctx context.Context, id UserID, tag string, fx Effects) error
 
+	// QueueActivity adds entries to usage logs without waiting for disk;
+	// Activity sees them. For the entries of the hot path (recommendations).
+	QueueActivity(entries ...ActivityEntry)
 	AppendActivity(ctx context.Context, entries ...ActivityEntry) error
 	// Activity returns id's usage log, newest first, from cursor ("" for the
 	// newest), and the cursor of the next page ("" at the end).

@@ -101,9 +101,8 @@ func (s *Service) Recommend(ctx context.Context, id UserID, q RecQuery) (RecResu
 		e := s.activity(ctx, id, ActionRecommendation, d.ID)
 		e.Purpose, e.Signals = PurposePersonalization, res.SignalsUsed
 		e.Detail = describeList(res)
-		if err := s.store.AppendActivity(ctx, e); err != nil {
-			return RecResult{}, err
-		}
+		s.store.QueueActivity(e) // the list need not wait for the log's disk write
+
 	}
 	return res, nil
 }
@@ -135,17 +134,17 @@ func (s *Service) personalize(ctx context.Context, u User, allowed []Signal, req
 	if slices.Contains(allowed, SignalRegion) {
 		req.Region = u.Region
 	}
-	in, err := s.store.Interests(ctx, u.ID)
+	deleted, err := s.store.DeletedInterests(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	req.Blocked = in.Deleted
+	req.Blocked = deleted
 	p, err := s.store.Preferences(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	for _, c := range p.Categories {
-		if tag := "category:" + c; !slices.Contains(in.Deleted, tag) {
+		if tag := "category:" + c; !slices.Contains(deleted, tag) {
 			req.Interests = append(req.Interests, InterestTag{Tag: tag, Weight: 1})
 		}
 	}

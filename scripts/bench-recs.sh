@@ -4,8 +4,11 @@
 # items, customers and consents (heed demo --skip-events), times
 # `heed import` of the whole transactions file and `heed train`, then loads
 # GET /v1/users/{id}/recommendations from the same machine with wrk (64
-# connections), with GET /healthz as the baseline of the same run, and
-# last POST /v1/events in batches of 500 (heedload events, 8 connections).
+# connections, closed loop) and at fixed rates (heedload attack, open loop),
+# with GET /healthz as the baseline of the same run, and last
+# POST /v1/events in batches of 500 (heedload events, 8 connections), with
+# every event's shopper drawn from all customers, then with 50 shoppers a
+# batch.
 # Usage: scripts/bench-recs.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +48,15 @@ echo "== baseline: GET /healthz, 64 connections, ${SECS}s"
 wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/healthz.lua "http://127.0.0.1:$PORT/healthz"
 echo "== GET /v1/users/{id}/recommendations?strategy=for_you, 64 connections, ${SECS}s"
 wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/recs.lua "http://127.0.0.1:$PORT"
+attack() { ./bin/heedload attack -addr "http://127.0.0.1:$PORT" -key "$STORE" -duration "${SECS}s" "$@"; }
+echo "== open loop: GET /healthz at 3000/s, 64 connections (baseline)"
+attack -target healthz -rate 3000 -conns 64
+for rate in 1500 2000 3000; do
+  echo "== open loop: GET .../recommendations?strategy=for_you at $rate/s, 64 connections"
+  attack -target recs -rate "$rate" -conns 64
+done
 echo "== POST /v1/events, batches of 500, 8 connections, ${SECS}s"
 ./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s"
+echo "== POST /v1/events, batches of 500 events of 50 shoppers each, 8 connections, ${SECS}s"
+./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s" -users 50
 echo "== heed RSS at the end: $(rss)"

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"heed/data/onlineretail"
 )
 
 // attack sends one kind of request at a constant rate and reports latency.
@@ -20,7 +22,7 @@ func attack(ctx context.Context, args []string, out io.Writer) error {
 	key := fs.String("key", os.Getenv("HEED_KEY"), "storefront or admin API key")
 	users := fs.Int("users", 1000, "users seeded (u0..u<n-1>)")
 	idfmt := fs.String("idfmt", "u%d", "format of the user ids, from the user's index")
-	target := fs.String("target", "check", "check (GET consents/check), write (POST one consent record) or healthz")
+	target := fs.String("target", "check", "check (GET consents/check), write (POST one consent record), recs (GET for_you of an Online Retail customer, loaded with heed demo) or healthz")
 	rate := fs.Int("rate", 1000, "requests per second")
 	conns := fs.Int("conns", 64, "connections (and at most as many requests in flight)")
 	duration := fs.Duration("duration", 15*time.Second, "how long to send")
@@ -48,6 +50,18 @@ func attack(ctx context.Context, args []string, out io.Writer) error {
 			t.URL = fmt.Sprintf("%s/v1/users/%s/consents", *addr, fmt.Sprintf(*idfmt, rand.IntN(*users)))
 			t.Body = fmt.Appendf(nil, `{"records":[{"purpose":"marketing","channel":%q,"status":%q,"source":"load"}]}`,
 				channels[rand.IntN(4)], []string{"granted", "withdrawn"}[rand.IntN(2)])
+			return nil
+		}
+	case "recs":
+		d, err := onlineretail.Load()
+		if err != nil {
+			return err
+		}
+		cs := d.Customers()
+		targeter = func(t *vegeta.Target) error {
+			t.Method, t.Header = "GET", hdr
+			t.URL = fmt.Sprintf("%s/v1/users/%s/recommendations?strategy=for_you&limit=10",
+				*addr, onlineretail.UserID(cs[rand.IntN(len(cs))].ID))
 			return nil
 		}
 	case "healthz":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,27 +37,34 @@ func (db *DB) writeEffects(txn *badger.Txn, fx engine.Effects) error {
 	return nil
 }
 
-// putActivity writes entries in txn, skipping those of unknown users. An
-// entry without a time gets the current time.
+// putActivity writes entries in txn, skipping those of unknown users and
+// those older than their user (queued for an erased user whose id was
+// registered again since). An entry without a time gets the current time.
 func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry) error {
-	var known map[engine.UserID]bool
+	var born map[engine.UserID]time.Time // a user's creation; absent: not seen; zero: unknown user
 	for _, e := range entries {
-		ok, seen := known[e.User]
+		created, seen := born[e.User]
 		if !seen {
-			var err error
-			if ok, err = exists(txn, userKey(pUser, e.User)); err != nil {
+			var u struct {
+				CreatedAt time.Time `json:"created_at"`
+			}
+			switch err := getJSON(txn, userKey(pUser, e.User), &u); {
+			case errors.Is(err, badger.ErrKeyNotFound):
+			case err != nil:
 				return err
+			default:
+				created = u.CreatedAt
 			}
-			if known == nil {
-				known = make(map[engine.UserID]bool)
+			if born == nil {
+				born = make(map[engine.UserID]time.Time)
 			}
-			known[e.User] = ok
-		}
-		if !ok {
-			continue
+			born[e.User] = created
 		}
 		if e.At.IsZero() {
 			e.At = time.Now()
+		}
+		if created.IsZero() || e.At.Before(created) {
+			continue
 		}
 		k := activityKey(e.User, timeKey(e.At), db.seq.next(0))
 		if err := setJSON(txn, k, e); err != nil {
@@ -108,6 +116,9 @@ func (db *DB) Activity(ctx context.Context, id engine.UserID, cursor string, lim
 		limit = defaultActivityLimit
 	case limit > maxActivityLimit:
 		limit = maxActivityLimit
+	}
+	if err := db.act.flush(ctx); err != nil {
+		return nil, "", err
 	}
 	out := []engine.ActivityEntry{}
 	var next string

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"heed/engine"
+	"heed/engine/badgerstore"
 )
 
 func TestActivityPaging(t *testing.T) {
@@ -112,5 +113,45 @@ func TestActivityEntryRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(e, got[1]); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestQueueActivity: queued entries are seen by the next Activity read,
+// survive Close, and an erased user's queued entries are not kept.
+func TestQueueActivity(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := mustOpen(t, badgerstore.Options{Dir: dir})
+	mustUser(t, db, "q1")
+	mustUser(t, db, "q2")
+	for i := range 3 {
+		db.QueueActivity(engine.ActivityEntry{ID: fmt.Sprintf("act_%d", i), User: "q1", Action: engine.ActionRecommendation, At: t0.Add(time.Duration(i) * time.Second)})
+	}
+	got, _, err := db.Activity(ctx, "q1", "", 10)
+	if err != nil || len(got) != 3 || got[0].ID != "act_2" {
+		t.Fatalf("Activity after QueueActivity = %v, %v; want the 3 entries, newest first", got, err)
+	}
+	db.QueueActivity(engine.ActivityEntry{ID: "act_last", User: "q2", Action: engine.ActionRecommendation, At: t0})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = mustOpen(t, badgerstore.Options{Dir: dir})
+	if got, _, err := db.Activity(ctx, "q2", "", 10); err != nil || len(got) != 1 {
+		t.Errorf("an entry queued before Close: %v, %v", got, err)
+	}
+	db.QueueActivity(engine.ActivityEntry{ID: "act_gone", User: "q1", Action: engine.ActionRecommendation, At: t0})
+	if err := db.Erase(ctx, "q1", engine.ErasureProof{SubjectHash: "h-q1"}, engine.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	db.QueueActivity(engine.ActivityEntry{ID: "act_after", User: "q1", Action: engine.ActionRecommendation, At: t0})
+	// Registered again, later: a new user with an empty usage log.
+	if _, err := db.PutUser(ctx, "q1", engine.Profile{}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := db.Activity(ctx, "q1", "", 10); err != nil || len(got) != 0 {
+		t.Errorf("the re-registered user's log holds %v, %v; want nothing of the erased user", got, err)
+	}
+	if db.DroppedActivity() != 0 {
+		t.Errorf("DroppedActivity = %d", db.DroppedActivity())
 	}
 }

@@ -172,6 +172,7 @@ type DB struct {
 	deltas deltaCounts // interest deltas per user, for AppendEvents
 
 	dec   decisionLog
+	act   activityLog
 	group *committer // group commit of update's transactions
 
 	// userLocks serialize read-modify-write transactions on one user's
@@ -226,7 +227,9 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		kv.Close()
 		return nil, err
 	}
+	db.act.start(db)
 	if err := db.dec.start(db); err != nil {
+		db.act.stop()
 		db.group.stop()
 		kv.Close()
 		return nil, fmt.Errorf("badgerstore: decision log: %w", err)
@@ -275,6 +278,7 @@ func (db *DB) Close() error {
 	defer db.mu.Unlock()
 	close(db.stopMaint)
 	<-db.maintDone
+	db.act.stop()
 	db.dec.stop()
 	db.group.stop()
 	if err := db.kv.Close(); err != nil {

@@ -52,8 +52,12 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 	if err != nil {
 		return fmt.Errorf("erase %s: %w", id, err)
 	}
-	// Decisions still queued must reach the index before it is purged.
+	// Decisions and usage-log entries still queued must reach the store
+	// before the purge (entries queued from now on find no user: skipped).
 	if err := db.dec.flush(ctx); err != nil {
+		return fmt.Errorf("erase %s: %w", id, err)
+	}
+	if err := db.act.flush(ctx); err != nil {
 		return fmt.Errorf("erase %s: %w", id, err)
 	}
 	if err := db.finishPurge(ctx, id); err != nil {

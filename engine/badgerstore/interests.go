@@ -34,6 +34,31 @@ func (db *DB) Interests(ctx context.Context, id engine.UserID) (engine.Interests
 	return in, nil
 }
 
+// DeletedInterests returns the tags id deleted, without folding the
+// interest deltas (deletions are always in the base record, t/<user>).
+// Returns ErrNotFound for an unknown user.
+func (db *DB) DeletedInterests(ctx context.Context, id engine.UserID) ([]string, error) {
+	var in engine.Interests
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := mustExist(txn, id); err != nil {
+			return err
+		}
+		k := userKey(pInterests, id)
+		item, err := txn.Get(k)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return decodeInterests(k, v, &in) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deleted interests of %s: %w", id, err)
+	}
+	return in.Deleted, nil
+}
+
 func getInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, error) {
 	in, _, err := loadInterests(txn, id)
 	return in, err

@@ -124,6 +124,9 @@ func (db *DB) Merge(ctx context.Context, m engine.Merge) error {
 	if err := db.dec.flush(ctx); err != nil {
 		return fmt.Errorf("merge %s into %s: %w", abs, surv, err)
 	}
+	if err := db.act.flush(ctx); err != nil {
+		return fmt.Errorf("merge %s into %s: %w", abs, surv, err)
+	}
 	if err := db.finishPurge(ctx, abs); err != nil {
 		return fmt.Errorf("merge %s into %s: %w", abs, surv, err)
 	}

@@ -1,0 +1,148 @@
+package badgerstore
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"heed/engine"
+)
+
+// The usage-log entries of recommendations are written behind the request,
+// like the decision log: one is written on every personalized list, and
+// making each request wait for its own synced commit put an fsync on the
+// latency of every list. QueueActivity queues an entry; one writer
+// goroutine, started by Open and stopped by Close (before the group
+// committer and Badger), commits what is queued in batches through the
+// group committer, so they are synced like every write, a batch at a time.
+// Activity flushes the queue before it reads, so a shopper always sees the
+// entries of the lists already served. A crash loses at most the entries
+// not yet committed (milliseconds of them); an entry of a user erased
+// meanwhile is skipped by putActivity.
+
+// maxActivityBatch bounds the entries committed in one transaction.
+const maxActivityBatch = 512
+
+type activityLog struct {
+	db       *DB
+	q        chan engine.ActivityEntry
+	wait     time.Duration // how long QueueActivity waits for room in q
+	flushReq chan chan struct{}
+	stopReq  chan struct{}
+	done     chan struct{}
+	dropped  atomic.Uint64
+}
+
+func (l *activityLog) start(db *DB) {
+	l.db = db
+	l.q = make(chan engine.ActivityEntry, db.opts.DecisionQueue)
+	l.wait = db.opts.DecisionWait
+	l.flushReq = make(chan chan struct{})
+	l.stopReq = make(chan struct{})
+	l.done = make(chan struct{})
+	go l.run()
+}
+
+// stop writes what is queued and stops the writer.
+func (l *activityLog) stop() {
+	close(l.stopReq)
+	<-l.done
+}
+
+func (l *activityLog) run() {
+	defer close(l.done)
+	batch := make([]engine.ActivityEntry, 0, 64)
+	for {
+		select {
+		case e := <-l.q:
+			batch = append(batch[:0], e)
+		more:
+			for len(batch) < maxActivityBatch {
+				select {
+				case e := <-l.q:
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			l.write(batch)
+		case ack := <-l.flushReq:
+			l.writeQueued(batch)
+			close(ack)
+		case <-l.stopReq:
+			l.writeQueued(batch)
+			return
+		}
+	}
+}
+
+// writeQueued writes every entry queued now, in batches.
+func (l *activityLog) writeQueued(batch []engine.ActivityEntry) {
+	for n := len(l.q); n > 0; {
+		batch = batch[:0]
+		for ; n > 0 && len(batch) < maxActivityBatch; n-- {
+			batch = append(batch, <-l.q)
+		}
+		l.write(batch)
+	}
+}
+
+// write commits batch through the group committer directly: Close stops
+// this writer after marking the DB closed, so db.update would refuse.
+func (l *activityLog) write(batch []engine.ActivityEntry) {
+	err := l.db.group.do(func(txn *badger.Txn) error { return l.db.putActivity(txn, batch) })
+	if err != nil {
+		l.dropped.Add(uint64(len(batch)))
+		l.db.log.Error("badgerstore: usage-log entries lost", "entries", len(batch), "err", err)
+	}
+}
+
+// flush returns once every entry queued before the call is written.
+func (l *activityLog) flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case l.flushReq <- ack:
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// QueueActivity adds entries to their users' usage logs without waiting for
+// disk (see above); if the queue is full it waits up to
+// Options.DecisionWait for room. Entries queued after Close, or still
+// finding no room, are dropped and counted in DroppedActivity.
+func (db *DB) QueueActivity(entries ...engine.ActivityEntry) {
+	l := &db.act
+	for _, e := range entries {
+		if db.closed.Load() {
+			l.dropped.Add(1)
+			continue
+		}
+		select {
+		case l.q <- e:
+			continue
+		default:
+		}
+		t := time.NewTimer(l.wait)
+		select {
+		case l.q <- e:
+		case <-t.C:
+			l.dropped.Add(1)
+			db.log.Warn("badgerstore: usage-log writer is stuck; an entry was dropped")
+		}
+		t.Stop()
+	}
+}
+
+// DroppedActivity returns how many entries QueueActivity dropped since Open.
+func (db *DB) DroppedActivity() uint64 { return db.act.dropped.Load() }
