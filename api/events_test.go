@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,5 +150,21 @@ func TestImportEvents(t *testing.T) {
 	want(t, h.do(req{method: "POST", path: "/v1/import/events", auth: storeKey, body: "x", header: map[string]string{"Content-Type": "application/pdf"}}), http.StatusUnsupportedMediaType)
 	if n, _ := h.heldEvents("fay"); n != 4 {
 		t.Errorf("the bad import stored events: %d held", n)
+	}
+
+	// A bad line in the second batch: the first batch stays, and the
+	// problem says up to which line, so the import can resume after it.
+	var long strings.Builder
+	for range engine.ImportBatchSize + 10 {
+		long.WriteString(`{"type":"view","user_id":"fay","item_id":"shoe-1","occurred_at":"2025-03-01T10:00:00Z"}` + "\n")
+	}
+	long.WriteString(`{"type":"view","user_id":"fay","item_id":"shoe-1","occurred_at":"never"}` + "\n")
+	p := wantProblem(t, h.do(req{method: "POST", path: "/v1/import/events", auth: storeKey, body: long.String(), header: map[string]string{"Content-Type": "application/x-ndjson"}}),
+		http.StatusBadRequest, fmt.Sprintf("line[%d].occurred_at", engine.ImportBatchSize+11))
+	if d, _ := p["detail"].(string); !strings.Contains(d, fmt.Sprintf("%d events through line %d were stored", engine.ImportBatchSize, engine.ImportBatchSize)) {
+		t.Errorf("detail %q does not say what was stored", d)
+	}
+	if n, _ := h.heldEvents("fay"); n != 4+engine.ImportBatchSize {
+		t.Errorf("held %d events; want the first batch stored", n)
 	}
 }

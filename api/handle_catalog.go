@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -90,6 +91,11 @@ func handleEventsImport(s eventImporter) gin.HandlerFunc {
 			body = strings.NewReader("")
 		}
 		res, err := s.ImportEvents(c.Request.Context(), body, format, nil)
+		if err != nil && res.Accepted > 0 {
+			// The batches before the bad line are stored: say so, so that
+			// the import can resume after line res.Lines.
+			err = fmt.Errorf("%d events through line %d were stored before this error; %w", res.Accepted, res.Lines, err)
+		}
 		if err != nil {
 			fail(c, err)
 			return

@@ -124,8 +124,8 @@ func problemError(method, path string, resp *http.Response) error {
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	msg := fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, p.Title)
-	if p.Detail != "" && len(p.Errors) == 0 {
-		msg += ": " + p.Detail
+	if p.Detail != "" { // names every field at fault, and more
+		return errors.New(msg + ": " + p.Detail)
 	}
 	for i, e := range p.Errors {
 		if i == 5 {
