@@ -142,6 +142,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	if err := tr.Load(); err != nil {
 		return err
 	}
+	if live.Model() == nil {
+		tr.Soon() // no snapshot yet: the first model a minute after start, not a schedule later
+	}
 	log.InfoContext(ctx, "recommender ready", "items", nItems, "model", live.Model() != nil)
 
 	gin.SetMode(gin.ReleaseMode)
