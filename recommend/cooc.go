@@ -168,8 +168,15 @@ type cand struct {
 // byScore orders cands best first, ties by index (indexes follow the order
 // items were first seen, so ties are deterministic).
 func byScore(a, b cand) int {
-	if c := cmp.Compare(b.s, a.s); c != 0 {
-		return c
+	switch {
+	case a.s > b.s:
+		return -1
+	case a.s < b.s:
+		return 1
+	case a.s != b.s: // a NaN: as cmp.Compare orders them
+		if c := cmp.Compare(b.s, a.s); c != 0 {
+			return c
+		}
 	}
 	return cmp.Compare(a.i, b.i)
 }

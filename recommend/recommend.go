@@ -23,8 +23,8 @@ const (
 	// maxSpread is how many neighbours of each history item a request uses
 	// when it scores only candidates in a catalog of more than
 	// wholeHistoryMax items; up to that size candidates come from all
-	// neighbours of the whole history (and score on Online Retail as every
-	// item does).
+	// neighbours of the (maxHistorySources heaviest items of the) history
+	// (and score on Online Retail as every item does).
 	maxSpread       = 25
 	wholeHistoryMax = 20_000
 )
@@ -59,6 +59,7 @@ func (m *Model) Recommend(c *Catalog, req engine.RecRequest) []engine.Recommende
 	default:
 		h = readHistory(m, c, req)
 	}
+	defer m.releaseHistory(h)
 	switch req.Strategy {
 	case engine.StrategySimilar, engine.StrategyComplementary:
 		return m.contextList(c, req, h)
@@ -352,29 +353,29 @@ const (
 
 // scratch is the per-request working space of for_you, sized to the model.
 type scratch struct {
-	knn, comp, reg  []float64
-	knnTop, compTop []float64 // best single contribution so far
-	knnSrc, compSrc []int32   // its source item
-	als             []float64
-	mark, bought    []bool
-	touched         []int32
-	maxSpread       int  // neighbours used per source
-	markOnly        bool // spread marks items; markAll touches them later
-	best            topK
+	knn, comp []spreadSum
+	reg       []float64
+	als       []float64
+	x, conf   []float64 // the fold-in's factors and confidences
+	mark      []uint8   // 1 if a candidate (see touch); a byte, to be added up
+	bought    []bool
+	touched   []int32
+	maxSpread int  // neighbours used per source
+	markOnly  bool // spread marks items; markAll touches them later
+	best      topK
 }
 
-func newScratch(n int) *scratch {
+func newScratch(n, k int) *scratch {
 	return &scratch{
-		knn: make([]float64, n), comp: make([]float64, n), reg: make([]float64, n),
-		knnTop: make([]float64, n), compTop: make([]float64, n),
-		knnSrc: make([]int32, n), compSrc: make([]int32, n),
-		als: make([]float64, n), mark: make([]bool, n), bought: make([]bool, n),
+		x:   make([]float64, k),
+		knn: make([]spreadSum, n), comp: make([]spreadSum, n), reg: make([]float64, n),
+		als: make([]float64, n), mark: make([]uint8, n), bought: make([]bool, n),
 	}
 }
 
 func (s *scratch) touch(i int32) {
-	if !s.mark[i] {
-		s.mark[i] = true
+	if s.mark[i] == 0 {
+		s.mark[i] = 1
 		s.touched = append(s.touched, i)
 	}
 }
@@ -382,35 +383,49 @@ func (s *scratch) touch(i int32) {
 // markAll touches every marked item, in index order; nothing may have
 // been touched yet.
 func (s *scratch) markAll() {
-	for i, mk := range s.mark {
-		if mk {
-			s.touched = append(s.touched, int32(i))
-		}
+	t := s.touched[:cap(s.touched)]
+	if len(t) < len(s.mark) {
+		t = make([]int32, len(s.mark))
 	}
+	c := 0
+	for i, mk := range s.mark { // without a branch: marks are unpredictable
+		t[c] = int32(i)
+		c += int(mk)
+	}
+	s.touched = t[:c]
 }
 
 func (s *scratch) reset() {
 	for _, i := range s.touched {
-		s.knn[i], s.comp[i], s.reg[i], s.knnTop[i], s.compTop[i] = 0, 0, 0, 0, 0
-		s.mark[i], s.bought[i] = false, false
+		s.knn[i], s.comp[i], s.reg[i] = spreadSum{}, spreadSum{}, 0
+		s.mark[i], s.bought[i] = 0, false
 	}
 	s.touched = s.touched[:0]
+}
+
+// A spreadSum is what spread gathers for one item: the sum of the
+// contributions, the largest single one and its source. One struct rather
+// than three slices, so that each neighbour costs one cache line.
+type spreadSum struct {
+	sum, top float64
+	src      int32
 }
 
 // spread adds w times the neighbours of src to acc, remembering per item the
 // source of the largest contribution, and touches them (or only marks them,
 // with s.markOnly: cheaper when there are many).
-func (s *scratch) spread(nb *neighbors, src int32, w float64, acc, top []float64, from []int32) {
+func (s *scratch) spread(nb *neighbors, src int32, w float64, acc []spreadSum) {
 	its, scs := nb.of(src)
 	its = its[:min(len(its), s.maxSpread)]
 	scs = scs[:len(its)]
 	if s.markOnly {
 		for t, j := range its {
 			v := w * float64(scs[t])
-			s.mark[j] = true
-			acc[j] += v
-			if v > top[j] {
-				top[j], from[j] = v, src
+			s.mark[j] = 1
+			a := &acc[j]
+			a.sum += v
+			if v > a.top {
+				a.top, a.src = v, src
 			}
 		}
 		return
@@ -418,9 +433,10 @@ func (s *scratch) spread(nb *neighbors, src int32, w float64, acc, top []float64
 	for t, j := range its {
 		v := w * float64(scs[t])
 		s.touch(j)
-		acc[j] += v
-		if v > top[j] {
-			top[j], from[j] = v, src
+		a := &acc[j]
+		a.sum += v
+		if v > a.top {
+			a.top, a.src = v, src
 		}
 	}
 }
@@ -473,10 +489,11 @@ func (t *topK) push(c cand) {
 
 // blended scales the first parts of a for_you score over the candidates.
 type blended struct {
-	b              Blend
-	inA, inK, inB  float64 // 1/max of the ALS, kNN and bought-with scores; 0 if none is positive
-	als, knn, comp []float64
-	reg, pop       []float64
+	b             Blend
+	inA, inK, inB float64 // 1/max of the ALS, kNN and bought-with scores; 0 if none is positive
+	als           []float64
+	knn, comp     []spreadSum
+	reg, pop      []float64
 }
 
 func (p *blended) setMax(maxA, maxK, maxB float64) {
@@ -492,8 +509,8 @@ func (p *blended) setMax(maxA, maxK, maxB float64) {
 // parts returns the model's parts of the score of item i.
 func (p *blended) parts(i int32) (out [nParts]float64) {
 	out[pALS] = p.b.ALS * min(1, max(0, p.als[i])*p.inA)
-	out[pSimilar] = p.b.Similar * (p.knn[i] * p.inK)
-	out[pBoughtWith] = p.b.BoughtWith * (p.comp[i] * p.inB)
+	out[pSimilar] = p.b.Similar * (p.knn[i].sum * p.inK)
+	out[pBoughtWith] = p.b.BoughtWith * (p.comp[i].sum * p.inB)
 	out[pRegion] = p.b.Region * p.reg[i]
 	out[pPopular] = p.b.Popular * p.pop[i]
 	return out
@@ -501,8 +518,8 @@ func (p *blended) parts(i int32) (out [nParts]float64) {
 
 // total returns the sum of parts(i), added in the same order.
 func (p *blended) total(i int32) float64 {
-	return p.b.ALS*min(1, max(0, p.als[i])*p.inA) + p.b.Similar*(p.knn[i]*p.inK) +
-		p.b.BoughtWith*(p.comp[i]*p.inB) + p.b.Region*p.reg[i] + p.b.Popular*p.pop[i]
+	return p.b.ALS*min(1, max(0, p.als[i])*p.inA) + p.b.Similar*(p.knn[i].sum*p.inK) +
+		p.b.BoughtWith*(p.comp[i].sum*p.inB) + p.b.Region*p.reg[i] + p.b.Popular*p.pop[i]
 }
 
 // forYou blends the fold-in ALS score, item-kNN and bought-with of the
@@ -522,22 +539,22 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 	// Scoring every item, or candidates in a catalog of moderate size, use
 	// the whole history; else bound the candidates.
 	exact := m.opts.ExactScoringMax < 0 || n <= m.opts.ExactScoringMax
-	sources := len(h.items)
+	sources := maxHistorySources
 	s.maxSpread, s.markOnly = math.MaxInt, true
 	if !exact && n > m.historyMax {
 		sources, s.maxSpread, s.markOnly = maxSources, maxSpread, false
 	}
 	for j, i := range h.items[:min(len(h.items), sources)] {
-		s.spread(&m.similar, i, h.weight[j], s.knn, s.knnTop, s.knnSrc)
+		s.spread(&m.similar, i, h.weight[j], s.knn)
 	}
 	slices.SortFunc(h.carts, byScore) // heaviest first
 	for _, ci := range h.carts[:min(len(h.carts), sources)] {
-		s.spread(&m.complement, ci.i, ci.s, s.comp, s.compTop, s.compSrc)
+		s.spread(&m.complement, ci.i, ci.s, s.comp)
 	}
 	ctxItem, hasCtx := m.itemIndex(req.Item)
 	if hasCtx {
-		s.spread(&m.similar, ctxItem, 1, s.knn, s.knnTop, s.knnSrc)
-		s.spread(&m.complement, ctxItem, 1, s.comp, s.compTop, s.compSrc)
+		s.spread(&m.similar, ctxItem, 1, s.knn)
+		s.spread(&m.complement, ctxItem, 1, s.comp)
 	}
 	if s.markOnly {
 		s.markAll()
@@ -567,14 +584,14 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 			if exact {
 				s.touch(i)
 			}
-			if s.mark[i] {
+			if s.mark[i] != 0 {
 				s.reg[i] = rk.Scores[j]
 			}
 		}
 	}
-	x := m.foldIn(h)
+	x := m.foldIn(h, s)
 	if x != nil {
-		if exact {
+		if exact || 2*len(s.touched) > n { // one product beats many dots
 			blas64.Gemv(blas.NoTrans, 1, blas64.General{Rows: n, Cols: m.k, Data: m.y, Stride: m.k},
 				blas64.Vector{N: m.k, Data: x, Inc: 1}, 0, blas64.Vector{N: n, Data: s.als, Inc: 1})
 		} else {
@@ -587,8 +604,8 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 	var maxA, maxK, maxB float64
 	if exact {
 		for i := range sc.knn {
-			maxK = max(maxK, sc.knn[i])
-			maxB = max(maxB, sc.comp[i])
+			maxK = max(maxK, sc.knn[i].sum)
+			maxB = max(maxB, sc.comp[i].sum)
 		}
 		if x != nil {
 			for _, v := range sc.als {
@@ -600,8 +617,8 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 			if x != nil {
 				maxA = max(maxA, s.als[i])
 			}
-			maxK = max(maxK, s.knn[i])
-			maxB = max(maxB, s.comp[i])
+			maxK = max(maxK, s.knn[i].sum)
+			maxB = max(maxB, s.comp[i].sum)
 		}
 	}
 	sc.setMax(maxA, maxK, maxB)
@@ -617,9 +634,11 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 		}
 	} else {
 		for _, i := range s.touched {
-			if v := sc.total(i); v > 0 && !s.bought[i] {
-				best.push(cand{i, v})
+			v := sc.total(i)
+			if v <= 0 || s.bought[i] || len(best.h) == best.k && v < best.h[0].s {
+				continue
 			}
+			best.push(cand{i, v})
 		}
 	}
 
@@ -628,8 +647,8 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 		i     int32 // -1: not in the model
 		parts [nParts]float64
 		total float64
-		why   string // interest match
-		state string // new_arrival, upcoming
+		why   [2]string // interest match: kind, name
+		state string    // new_arrival, upcoming
 		id    engine.ItemID
 	}
 	store := make([]row, 0, len(best.h)+16)
@@ -638,13 +657,13 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 		store = append(store, *r)
 		rows = append(rows, &store[len(store)-1])
 	}
-	score := func(r *row, it *engine.Item, ms float64, why string) {
+	score := func(r *row, it *engine.Item, ms float64, kind, name string) {
 		if r.i >= 0 {
 			r.parts = sc.parts(r.i)
 		}
-		if ms > 0 && why != "" {
+		if ms > 0 && kind != "" {
 			r.parts[pInterest] = b.Interest * min(1, ms)
-			r.why = why
+			r.why = [2]string{kind, name}
 			if state, fresh := launchState(*it, h.now, b); state != "" {
 				r.parts[pNew] = b.NewArrival * min(1, ms) * (0.5 + 0.5*fresh)
 				r.state = state
@@ -666,8 +685,8 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 		it := &c.rows[k].Item
 		if it.InStock && availableIn(*it, req.AvailableIn) {
 			r := row{i: ci.i, id: it.ID}
-			ms, why := h.match(it)
-			score(&r, it, ms, why)
+			ms, kind, name := h.matchParts(it)
+			score(&r, it, ms, kind, name)
 			add(&r)
 		}
 	}
@@ -702,7 +721,7 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 			if bounded {
 				ub := 0.0 // the model's parts
 				switch {
-				case known && (exact || s.mark[i]):
+				case known && (exact || s.mark[i] != 0):
 					ub = sc.total(i)
 				case known: // not a candidate: ALS and popularity only
 					ub = b.ALS + b.Popular*m.pop[i]
@@ -711,21 +730,21 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 					continue
 				}
 			}
-			ms, why := h.match(it)
-			if ms <= 0 || why == "" {
+			ms, kind, name := h.matchParts(it)
+			if ms <= 0 || kind == "" {
 				continue
 			}
 			r := row{i: -1, id: it.ID}
 			if known {
 				r.i = i
-				if !s.mark[i] { // not a candidate: its scratch scores are stale
+				if s.mark[i] == 0 { // not a candidate: its scratch scores are stale
 					s.touch(i)
 					if x != nil && !exact {
 						s.als[i] = dot(x, m.row(i))
 					}
 				}
 			}
-			score(&r, it, ms, why)
+			score(&r, it, ms, kind, name)
 			if r.total >= threshold {
 				add(&r)
 			}
@@ -744,15 +763,15 @@ func (m *Model) forYou(c *Catalog, req engine.RecRequest, h *history) []engine.R
 					}
 				}
 			case pSimilar:
-				return m.because(h, s.knnSrc[r.i])
+				return m.because(h, s.knn[r.i].src)
 			case pBoughtWith:
-				return "bought_with:" + string(m.ids[s.compSrc[r.i]])
+				return "bought_with:" + string(m.ids[s.comp[r.i].src])
 			case pRegion:
 				return "popular_in_region:" + req.Region
 			case pPopular:
 				return "popular"
 			case pInterest:
-				return r.why
+				return r.why[0] + r.why[1]
 			case pNew:
 				return r.state
 			}
@@ -802,8 +821,8 @@ func (m *Model) because(h *history, src int32) string {
 // sourceOf finds the history item (or context item) whose factors are
 // closest to item i, for the reason of an ALS score.
 func (m *Model) sourceOf(s *scratch, h *history, i int32, hasCtx bool, ctx int32) (int32, bool) {
-	if s.knnTop[i] > 0 {
-		return s.knnSrc[i], true
+	if s.knn[i].top > 0 {
+		return s.knn[i].src, true
 	}
 	best, src, found := math.Inf(-1), int32(0), false
 	cands := h.items
