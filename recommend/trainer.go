@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"heed/engine"
@@ -32,9 +33,11 @@ type Trainer struct {
 	// burst of erasures costs one run; zero: one minute.
 	SoonDelay time.Duration
 
-	mu       sync.Mutex // held for a whole run
-	soonOnce sync.Once
-	soon     chan struct{} // Soon's requests, one pending at most
+	mu        sync.Mutex   // held for a whole run
+	lastStart atomic.Int64 // when the latest run began, Unix ns
+	soonAt    atomic.Int64 // when the latest pending Soon came, Unix ns; 0: none
+	soonOnce  sync.Once
+	soon      chan struct{} // Soon's requests, one pending at most
 }
 
 // Load puts the snapshot at Path, if there is one, in use.
@@ -65,6 +68,7 @@ func (t *Trainer) Load() error {
 func (t *Trainer) Train(ctx context.Context) (Stats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.lastStart.Store(time.Now().UnixNano())
 	var items []engine.Item
 	for it, err := range t.Items(ctx) {
 		if err != nil {
@@ -126,6 +130,7 @@ func (t *Trainer) save(m *Model) (err error) {
 // the erased user's data and influence leave the model without waiting for
 // the schedule. It never blocks.
 func (t *Trainer) Soon() {
+	t.soonAt.Store(time.Now().UnixNano()) // the latest request: a run must begin after it
 	select {
 	case t.soonChan() <- struct{}{}:
 	default: // a run is already pending
@@ -138,8 +143,8 @@ func (t *Trainer) soonChan() chan struct{} {
 }
 
 // Run trains a model every interval (0: never on a schedule) and SoonDelay
-// after each Soon, until ctx ends. A failed run is logged and the model in
-// use stays.
+// after each Soon, unless a run began since that Soon (heed train, say),
+// until ctx ends. A failed run is logged and the model in use stays.
 func (t *Trainer) Run(ctx context.Context, interval time.Duration) {
 	var tick <-chan time.Time
 	if interval > 0 {
@@ -163,6 +168,9 @@ func (t *Trainer) Run(ctx context.Context, interval time.Duration) {
 			continue
 		case <-soon:
 			soon = nil
+			if asked := t.soonAt.Swap(0); t.lastStart.Load() > asked {
+				continue // a run that began after the request covers it
+			}
 		case <-tick:
 		}
 		if _, err := t.Train(ctx); err != nil && ctx.Err() == nil {

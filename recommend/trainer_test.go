@@ -86,3 +86,24 @@ func TestTrainerSoon(t *testing.T) {
 		t.Errorf("%d training runs after five Soon calls in a burst; want 1", n)
 	}
 }
+
+// TestTrainerSoonCoveredByRun: a run that begins after Soon covers it, so
+// Run does not train again when the delay ends.
+func TestTrainerSoonCoveredByRun(t *testing.T) {
+	var runs atomic.Int32
+	tr := testTrainer(t, "", &runs)
+	tr.SoonDelay = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tr.Run(ctx, 0); close(done) }()
+	tr.Soon()
+	if _, err := tr.Train(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // four delays: the armed Soon has fired
+	cancel()
+	<-done
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d training runs; want 1 (the explicit one covers the Soon)", n)
+	}
+}
