@@ -26,7 +26,7 @@ const activitySuffixLen = 16
 // (as seen by txn, so a user the transaction deleted gets none) and the
 // outbox items.
 func (db *DB) writeEffects(txn *badger.Txn, fx engine.Effects) error {
-	if err := db.putActivity(txn, fx.Activity); err != nil {
+	if err := db.putActivity(txn, fx.Activity, false); err != nil {
 		return err
 	}
 	for _, it := range fx.Outbox {
@@ -37,23 +37,19 @@ func (db *DB) writeEffects(txn *badger.Txn, fx engine.Effects) error {
 	return nil
 }
 
-// putActivity writes entries in txn, skipping those of unknown users and
-// those older than their user (queued for an erased user whose id was
-// registered again since). An entry without a time gets the current time.
-func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry) error {
-	var born map[engine.UserID]time.Time // a user's creation; absent: not seen; zero: unknown user
+// putActivity writes entries in txn, skipping those of unknown users. With
+// queued true (entries written after the request that made them), it also
+// skips entries older than their user: queued for an erased user whose id
+// was registered again since. An entry without a time gets the current
+// time.
+func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry, queued bool) error {
+	var born map[engine.UserID]time.Time // a user's creation (zero: unknown user), by user seen
 	for _, e := range entries {
 		created, seen := born[e.User]
 		if !seen {
-			var u struct {
-				CreatedAt time.Time `json:"created_at"`
-			}
-			switch err := getJSON(txn, userKey(pUser, e.User), &u); {
-			case errors.Is(err, badger.ErrKeyNotFound):
-			case err != nil:
+			var err error
+			if created, err = userBorn(txn, e.User, queued); err != nil {
 				return err
-			default:
-				created = u.CreatedAt
 			}
 			if born == nil {
 				born = make(map[engine.UserID]time.Time)
@@ -63,7 +59,7 @@ func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry) error
 		if e.At.IsZero() {
 			e.At = time.Now()
 		}
-		if created.IsZero() || e.At.Before(created) {
+		if created.IsZero() || (queued && e.At.Before(created)) {
 			continue
 		}
 		k := activityKey(e.User, timeKey(e.At), db.seq.next(0))
@@ -72,6 +68,32 @@ func (db *DB) putActivity(txn *badger.Txn, entries []engine.ActivityEntry) error
 		}
 	}
 	return nil
+}
+
+// userBorn returns when id was created, the zero time if id does not
+// exist; without exact, any non-zero time stands for an existing user (no
+// profile is decoded).
+func userBorn(txn *badger.Txn, id engine.UserID, exact bool) (time.Time, error) {
+	if !exact {
+		ok, err := exists(txn, userKey(pUser, id))
+		if err != nil || !ok {
+			return time.Time{}, err
+		}
+		return time.Unix(0, 1), nil
+	}
+	var u struct {
+		CreatedAt time.Time `json:"created_at"`
+	}
+	switch err := getJSON(txn, userKey(pUser, id), &u); {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, err
+	}
+	if u.CreatedAt.IsZero() {
+		return time.Unix(0, 1), nil // exists; created before heed recorded creation times
+	}
+	return u.CreatedAt, nil
 }
 
 // activityKey is a/<user>\x00<^at><^seq>: a forward scan is newest first,
@@ -88,7 +110,7 @@ func (db *DB) AppendActivity(ctx context.Context, entries ...engine.ActivityEntr
 	if len(entries) == 0 {
 		return nil
 	}
-	err := db.update(ctx, func(txn *badger.Txn) error { return db.putActivity(txn, entries) })
+	err := db.update(ctx, func(txn *badger.Txn) error { return db.putActivity(txn, entries, false) })
 	if err != nil {
 		return fmt.Errorf("append activity: %w", err)
 	}

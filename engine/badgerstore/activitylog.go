@@ -92,7 +92,7 @@ func (l *activityLog) writeQueued(batch []engine.ActivityEntry) {
 // write commits batch through the group committer directly: Close stops
 // this writer after marking the DB closed, so db.update would refuse.
 func (l *activityLog) write(batch []engine.ActivityEntry) {
-	err := l.db.group.do(func(txn *badger.Txn) error { return l.db.putActivity(txn, batch) })
+	err := l.db.group.do(func(txn *badger.Txn) error { return l.db.putActivity(txn, batch, true) })
 	if err != nil {
 		l.dropped.Add(uint64(len(batch)))
 		l.db.log.Error("badgerstore: usage-log entries lost", "entries", len(batch), "err", err)
