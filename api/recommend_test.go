@@ -280,6 +280,7 @@ func TestItemListsAndAccess(t *testing.T) {
 	want(t, h.get(userPath("bob", "/recommendations"), tok), http.StatusForbidden)
 	want(t, h.do(req{method: "POST", path: "/v1/recommender/train", auth: storeKey}), http.StatusForbidden)
 	want(t, h.get(userPath("nobody", "/recommendations"), storeKey), http.StatusNotFound)
+	want(t, h.get("/v1/items/nope/similar", storeKey), http.StatusNotFound)
 
 	for _, c := range []struct{ query, field string }{
 		{"strategy=best", "strategy"},

@@ -102,13 +102,12 @@ func (s *Service) Recommend(ctx context.Context, id UserID, q RecQuery) (RecResu
 		e.Purpose, e.Signals = PurposePersonalization, res.SignalsUsed
 		e.Detail = describeList(res)
 		s.store.QueueActivity(e) // the list need not wait for the log's disk write
-
 	}
 	return res, nil
 }
 
 // ItemList returns a non-personalized list about one item: similar or
-// complementary items.
+// complementary items. Returns ErrNotFound for an item not in the catalog.
 func (s *Service) ItemList(ctx context.Context, item ItemID, q RecQuery) (RecResult, error) {
 	q.Item = item
 	if err := q.validate(); err != nil {
@@ -116,6 +115,13 @@ func (s *Service) ItemList(ctx context.Context, item ItemID, q RecQuery) (RecRes
 	}
 	if s.opts.Recommender == nil {
 		return RecResult{}, fmt.Errorf("%w: no recommender configured", ErrUnavailable)
+	}
+	found, err := s.store.Items(ctx, []ItemID{item})
+	if err != nil {
+		return RecResult{}, err
+	}
+	if len(found) == 0 {
+		return RecResult{}, fmt.Errorf("item %s: %w", item, ErrNotFound)
 	}
 	req := RecRequest{Strategy: q.Strategy, Item: item, AvailableIn: q.AvailableIn, Limit: q.Limit, Now: s.now()}
 	return RecResult{Strategy: q.Strategy, SignalsUsed: []Signal{}, DecisionID: DecisionIDFrom(ctx),
