@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"heed/engine"
+	"heed/recommend"
 )
 
 type recommender interface {
@@ -90,6 +91,32 @@ type ModelInfo struct {
 type Trainer interface {
 	Train(ctx context.Context) (ModelInfo, error)
 	Model() ModelInfo
+}
+
+// TrainerOf serves the recommender routes with t.
+func TrainerOf(t *recommend.Trainer) Trainer { return recTrainer{t} }
+
+type recTrainer struct{ t *recommend.Trainer }
+
+func (r recTrainer) Train(ctx context.Context) (ModelInfo, error) {
+	st, err := r.t.Train(ctx)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	return modelInfo(st), nil
+}
+
+func (r recTrainer) Model() ModelInfo {
+	if m := r.t.Live.Model(); m != nil {
+		return modelInfo(m.Stats())
+	}
+	return ModelInfo{}
+}
+
+func modelInfo(st recommend.Stats) ModelInfo {
+	return ModelInfo{Trained: true, TrainedAt: st.TrainedAt, Users: st.Users, Items: st.Items,
+		Interactions: st.Interactions, Factors: st.Factors, Iterations: st.Iterations,
+		Seconds: st.Took.Seconds(), PerIteration: st.PerIteration.Seconds()}
 }
 
 // handleTrain trains a new model now and answers when it is in use:

@@ -131,7 +131,7 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 		Log:     log,
 		MaxBody: testMaxBody,
 		Ready:   ready,
-		Trainer: testTrainer{tr},
+		Trainer: api.TrainerOf(tr),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -139,28 +139,6 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	hs.doc = loadOpenAPI(t, srv.URL)
 	lastDoc.Store(hs.doc)
 	return hs
-}
-
-// testTrainer serves the recommender routes with a recommend.Trainer, as
-// cmd/heed does.
-type testTrainer struct{ t *recommend.Trainer }
-
-func (tt testTrainer) Train(ctx context.Context) (api.ModelInfo, error) {
-	st, err := tt.t.Train(ctx)
-	return modelInfo(st), err
-}
-
-func (tt testTrainer) Model() api.ModelInfo {
-	if m := tt.t.Live.Model(); m != nil {
-		return modelInfo(m.Stats())
-	}
-	return api.ModelInfo{}
-}
-
-func modelInfo(st recommend.Stats) api.ModelInfo {
-	return api.ModelInfo{Trained: true, TrainedAt: st.TrainedAt, Users: st.Users, Items: st.Items,
-		Interactions: st.Interactions, Factors: st.Factors, Iterations: st.Iterations,
-		Seconds: st.Took.Seconds(), PerIteration: st.PerIteration.Seconds()}
 }
 
 // A response is what a request returned; its body was checked against the

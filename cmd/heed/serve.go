@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 			"redis":  func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		},
 		Registry: prometheus.NewRegistry(),
-		Trainer:  modelTrainer{tr},
+		Trainer:  api.TrainerOf(tr),
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", cfg.Addr)

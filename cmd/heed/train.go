@@ -7,33 +7,7 @@ import (
 	"io"
 
 	"heed/api"
-	"heed/recommend"
 )
-
-// modelTrainer serves POST /v1/recommender/train and GET /v1/recommender
-// with a recommend.Trainer.
-type modelTrainer struct{ t *recommend.Trainer }
-
-func (m modelTrainer) Train(ctx context.Context) (api.ModelInfo, error) {
-	st, err := m.t.Train(ctx)
-	if err != nil {
-		return api.ModelInfo{}, err
-	}
-	return modelInfo(st), nil
-}
-
-func (m modelTrainer) Model() api.ModelInfo {
-	if mod := m.t.Live.Model(); mod != nil {
-		return modelInfo(mod.Stats())
-	}
-	return api.ModelInfo{}
-}
-
-func modelInfo(st recommend.Stats) api.ModelInfo {
-	return api.ModelInfo{Trained: true, TrainedAt: st.TrainedAt, Users: st.Users, Items: st.Items,
-		Interactions: st.Interactions, Factors: st.Factors, Iterations: st.Iterations,
-		Seconds: st.Took.Seconds(), PerIteration: st.PerIteration.Seconds()}
-}
 
 // trainCmd asks a running heed to train a new model now:
 //

@@ -101,20 +101,7 @@ func (l *activityLog) write(batch []engine.ActivityEntry) {
 
 // flush returns once every entry queued before the call is written.
 func (l *activityLog) flush(ctx context.Context) error {
-	ack := make(chan struct{})
-	select {
-	case l.flushReq <- ack:
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-ack:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return awaitFlush(ctx, l.flushReq, l.done)
 }
 
 // QueueActivity adds entries to their users' usage logs without waiting for

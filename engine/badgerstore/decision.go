@@ -206,20 +206,7 @@ func (l *decisionLog) eraseDecision(txn *badger.Txn, id string) error {
 
 // flush returns once every decision queued before the call is written.
 func (l *decisionLog) flush(ctx context.Context) error {
-	ack := make(chan struct{})
-	select {
-	case l.flushReq <- ack:
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-ack:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return awaitFlush(ctx, l.flushReq, l.done)
 }
 
 // LogDecision queues d for the decision log without waiting for disk; if
@@ -309,4 +296,23 @@ func (db *DB) Decision(ctx context.Context, id string) (engine.Decision, error) 
 		return engine.Decision{}, err
 	}
 	return d, nil
+}
+
+// awaitFlush asks a log writer, through req, to write what is queued and
+// waits for it; a writer that has stopped (done closed) wrote everything.
+func awaitFlush(ctx context.Context, req chan<- chan struct{}, done <-chan struct{}) error {
+	ack := make(chan struct{})
+	select {
+	case req <- ack:
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
