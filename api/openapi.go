@@ -107,7 +107,7 @@ func pathParams(p string) []string {
 }
 
 // paramDocs describes path parameters by name; the :id of /v1/decisions
-// is a decision's.
+// is a decision's, and that of /v1/campaigns a campaign's.
 var paramDocs = map[string]string{
 	"id":       "The user's id, chosen by the storefront.",
 	"decision": "A decision id.",
@@ -117,6 +117,8 @@ var paramDocs = map[string]string{
 	"purpose":  "A consent purpose.",
 	"tag":      "An interest tag, such as category:shoes.",
 	"name":     "A policy module name.",
+	"campaign": "A campaign id.",
+	"token":    "The token of an unsubscribe link, as the message carried it.",
 }
 
 func operation(rt route, ref func(string) (map[string]any, error)) (map[string]any, error) {
@@ -135,8 +137,11 @@ func operation(rt route, ref func(string) (map[string]any, error)) (map[string]a
 	var params []map[string]any
 	for _, name := range pathParams(rt.path) {
 		doc := paramDocs[name]
-		if name == "id" && strings.HasPrefix(rt.path, "/v1/decisions/") {
+		switch {
+		case name == "id" && strings.HasPrefix(rt.path, "/v1/decisions/"):
 			doc = paramDocs["decision"]
+		case name == "id" && strings.HasPrefix(rt.path, "/v1/campaigns/"):
+			doc = paramDocs["campaign"]
 		}
 		params = append(params, map[string]any{"name": name, "in": "path", "required": true,
 			"description": doc, "schema": map[string]any{"type": "string"}})
@@ -160,7 +165,7 @@ func operation(rt route, ref func(string) (map[string]any, error)) (map[string]a
 		if err != nil {
 			return nil, err
 		}
-		op["requestBody"] = map[string]any{"required": true, "content": content}
+		op["requestBody"] = map[string]any{"required": !rt.optional, "content": content}
 	}
 
 	success := map[string]any{"description": http.StatusText(rt.status)}

@@ -354,7 +354,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"identities.write", "consents.read", "consents.write", "preferences.read", "preferences.write",
 		"interests.read", "interests.write", "activity.read", "tokens.issue", "notices.read", "notices.write",
 		"policies.read", "policies.write", "decisions.read", "decisions.query",
-		"items.write", "events.write", "recommendations.read", "recommender.read", "recommender.train"}
+		"items.write", "events.write", "recommendations.read", "recommender.read", "recommender.train",
+		"campaigns.read", "campaigns.write", "worker.run"}
 	used := map[string]bool{}
 	ids := map[string]bool{}
 	for p, ops := range h.doc.Paths {

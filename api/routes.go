@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"heed/campaigns"
 	"heed/engine"
 )
 
@@ -14,7 +15,8 @@ type route struct {
 	method string
 	path   string // gin syntax: /v1/users/:id
 	// action is the authz action the policy decides on; "" only for the
-	// public operational routes outside /v1, which need no credentials.
+	// public routes outside /v1 (operations, unsubscribe links), which
+	// need no credentials.
 	action string
 	// owner names the path parameter holding the user whose data the route
 	// touches; "" when it touches no one user's data.
@@ -28,6 +30,8 @@ type route struct {
 	resp    []media  // success body; nil: none
 	headers []string // success response headers, from openAPIHeaders
 	errors  []int    // problem statuses beyond those implied (see operation)
+	// optional marks a body that may be left out (empty).
+	optional bool
 	// stream marks a body read as a stream, not bound by Config.MaxBody.
 	stream  bool
 	handler gin.HandlerFunc
@@ -52,13 +56,33 @@ func query(name, schema, desc string) param {
 var ifMatchParam = param{in: "header", name: "If-Match", schema: "VersionTag",
 	desc: "Only change the preferences if they are at this version (the ETag), quoted or not; 412 otherwise."}
 
+var campaignIfMatch = param{in: "header", name: "If-Match", schema: "VersionTag",
+	desc: "Only change the campaign if it is at this version (its version member), quoted or not; 412 otherwise."}
+
+// campaignServiceOf returns cs as the campaign routes' service, nil
+// (every campaign route answers 503) if cs is nil.
+func campaignServiceOf(cs *campaigns.Service) campaignService {
+	if cs == nil {
+		return nil
+	}
+	return cs
+}
+
 // routes is the whole HTTP surface, in one table.
 func (sv *server) routes() []route {
 	s := sv.cfg.Service
+	wops := func() workerOps {
+		if sv.cfg.Campaigns == nil {
+			return nil // not a typed nil in the interface
+		}
+		return sv.cfg.Campaigns
+	}
+	cs := campaignServiceOf(sv.cfg.Campaigns)
 	const (
-		ok      = http.StatusOK
-		created = http.StatusCreated
-		none    = http.StatusNoContent
+		ok       = http.StatusOK
+		created  = http.StatusCreated
+		accepted = http.StatusAccepted
+		none     = http.StatusNoContent
 	)
 	return []route{
 		// Users, identities, data rights.
@@ -172,6 +196,83 @@ func (sv *server) routes() []route {
 			summary: "The model in use.",
 			status:  ok, resp: jsonBody("ModelInfo"), handler: handleModel(sv.cfg.Trainer)},
 
+		// Campaigns: the console roles (merchandiser, marketing) and admin.
+		// Every route answers 503 on a server built without campaigns.
+		{method: "POST", path: "/v1/campaigns", action: "campaigns.write", id: "createCampaign", tag: "campaigns",
+			summary: "Create a campaign, as a draft; a bad definition is a 400 naming every bad field.",
+			body:    jsonBody("CampaignInput"), status: created, resp: jsonBody("Campaign"), errors: []int{503}, handler: handleCampaignCreate(cs)},
+		{method: "GET", path: "/v1/campaigns", action: "campaigns.read", id: "listCampaigns", tag: "campaigns",
+			summary: "Every campaign, in creation order.",
+			status:  ok, resp: jsonBody("Campaigns"), errors: []int{503}, handler: handleCampaignList(cs)},
+		{method: "GET", path: "/v1/campaigns/:id", action: "campaigns.read", id: "getCampaign", tag: "campaigns",
+			summary: "A campaign.",
+			status:  ok, resp: jsonBody("Campaign"), errors: []int{404, 503}, handler: handleCampaignGet(cs)},
+		{method: "PUT", path: "/v1/campaigns/:id", action: "campaigns.write", id: "putCampaign", tag: "campaigns",
+			summary: "Replace a campaign's definition, keeping its status; an ended campaign cannot change (409).",
+			params:  []param{campaignIfMatch}, body: jsonBody("CampaignInput"),
+			status: ok, resp: jsonBody("Campaign"), errors: []int{404, 409, 412, 503}, handler: handleCampaignPut(cs)},
+		{method: "DELETE", path: "/v1/campaigns/:id", action: "campaigns.write", id: "deleteCampaign", tag: "campaigns",
+			summary: "Delete a campaign that is not active (409 otherwise); its deliveries stay in the ledger.",
+			status:  none, errors: []int{404, 409, 503}, handler: handleCampaignDelete(cs)},
+		{method: "POST", path: "/v1/campaigns/:id/activate", action: "campaigns.write", id: "activateCampaign", tag: "campaigns",
+			summary: "Activate a draft or paused campaign; its schedule fires from now on.",
+			status:  ok, resp: jsonBody("Campaign"), errors: []int{404, 409, 503}, handler: handleCampaignTransition(cs, campaigns.StatusActive)},
+		{method: "POST", path: "/v1/campaigns/:id/pause", action: "campaigns.write", id: "pauseCampaign", tag: "campaigns",
+			summary: "Pause an active campaign: its deliveries wait until it is activated again or their window ends.",
+			status:  ok, resp: jsonBody("Campaign"), errors: []int{404, 409, 503}, handler: handleCampaignTransition(cs, campaigns.StatusPaused)},
+		{method: "POST", path: "/v1/campaigns/:id/end", action: "campaigns.write", id: "endCampaign", tag: "campaigns",
+			summary: "End a campaign for good: nothing more is planned or sent.",
+			status:  ok, resp: jsonBody("Campaign"), errors: []int{404, 409, 503}, handler: handleCampaignTransition(cs, campaigns.StatusEnded)},
+		{method: "POST", path: "/v1/campaigns/:id/preview", action: "campaigns.read", id: "previewCampaign", tag: "campaigns",
+			summary: "What a run now would do, by reason, without sending or recording anything.",
+			body:    jsonBody("CampaignDate"), optional: true,
+			status: ok, resp: jsonBody("Preview"), errors: []int{404, 503}, handler: handleCampaignPreview(cs)},
+		{method: "POST", path: "/v1/campaigns/:id/run", action: "campaigns.write", id: "runCampaign", tag: "campaigns",
+			summary: "Start one occurrence of the campaign now, for a date (default: each user's today); planning and sending follow.",
+			body:    jsonBody("CampaignDate"), optional: true,
+			status: accepted, resp: jsonBody("Run"), errors: []int{404, 409, 503}, handler: handleCampaignRun(cs, sv.cfg.Dispatch, sv.cfg.Log)},
+		{method: "GET", path: "/v1/campaigns/:id/runs", action: "campaigns.read", id: "listCampaignRuns", tag: "campaigns",
+			summary: "The campaign's runs, scheduled and manual, oldest first, with what planning found.",
+			status:  ok, resp: jsonBody("Runs"), errors: []int{404, 503}, handler: handleCampaignRuns(cs)},
+		{method: "GET", path: "/v1/campaigns/:id/stats", action: "campaigns.read", id: "getCampaignStats", tag: "campaigns",
+			summary: "The campaign's results: deliveries by status and reason, conversions, by channel and by day.",
+			status:  ok, resp: jsonBody("CampaignStats"), errors: []int{404, 503}, handler: handleCampaignStats(cs)},
+		{method: "GET", path: "/v1/campaigns/:id/deliveries", action: "campaigns.read", id: "listCampaignDeliveries", tag: "campaigns",
+			summary: "One page of the campaign's delivery ledger, each entry with its decision and, when sent, the consent record that allowed it.",
+			params: []param{
+				query("user_id", "UserID", "Only this user's deliveries (all of them, on one page)."),
+				query("status", "DeliveryStatus", ""),
+				query("cursor", "Cursor", "The next_cursor of the previous page; absent for the first."),
+				query("limit", "DeliveryLimit", "Deliveries per page, 1 to 500; default 100."),
+			},
+			status: ok, resp: jsonBody("Deliveries"), errors: []int{404, 503}, handler: handleCampaignDeliveries(cs)},
+
+		// heed worker's protocol: the scheduler's steps that need the store.
+		{method: "GET", path: "/v1/worker", action: "worker.run", id: "workerInfo", tag: "worker",
+			summary: "What a heed worker needs to join this heed: the namespace of its queues in Redis.",
+			status:  ok, resp: jsonBody("WorkerInfo"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "info")},
+		{method: "POST", path: "/v1/worker/due", action: "worker.run", id: "workerDue", tag: "worker",
+			summary: "The occurrences to plan now (each handed out once).",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "due")},
+		{method: "GET", path: "/v1/worker/bounds", action: "worker.run", id: "workerBounds", tag: "worker",
+			summary: "The user ids that split the users into planning chunks.",
+			status:  ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "bounds")},
+		{method: "POST", path: "/v1/worker/dispatched", action: "worker.run", id: "workerDispatched", tag: "worker",
+			summary: "Record that a run's planning tasks are queued.",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "dispatched")},
+		{method: "POST", path: "/v1/worker/plan", action: "worker.run", id: "workerPlan", tag: "worker",
+			summary: "Plan one chunk of users for a run; answers the contacts scheduled.",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "plan")},
+		{method: "POST", path: "/v1/worker/prepare", action: "worker.run", id: "workerPrepare", tag: "worker",
+			summary: "The send-time decision about one contact and, if it is to be sent, its message.",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "prepare")},
+		{method: "POST", path: "/v1/worker/finish", action: "worker.run", id: "workerFinish", tag: "worker",
+			summary: "Record what the channel made of a claimed delivery.",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "finish")},
+		{method: "POST", path: "/v1/worker/sweep", action: "worker.run", id: "workerSweep", tag: "worker",
+			summary: "Deliveries due before a time and not final: what the sweeper queues again.",
+			body:    jsonBody("WorkerMessage"), status: ok, resp: jsonBody("WorkerMessage"), errors: []int{503}, handler: handleWorker(wops, sv.cfg.Namespace, "sweep")},
+
 		// Usage log.
 		{method: "GET", path: "/v1/users/:id/activity", action: "activity.read", owner: "id", id: "getActivity", tag: "activity",
 			summary: "One page of the user's usage log, newest first.",
@@ -205,5 +306,15 @@ func (sv *server) routes() []route {
 			status: ok, resp: []media{{"text/plain", "MetricsText"}}, handler: handleMetrics(sv.cfg.Registry)},
 		{method: "GET", path: "/openapi.json", id: "openapi", tag: "operations", summary: "This document.",
 			status: ok, resp: jsonBody("OpenAPIDocument"), handler: handleOpenAPI(func() []byte { return sv.doc })},
+
+		// Unsubscribe links (RFC 8058): no credentials, the signed token is
+		// the proof. A bad token is a 404 that does not say why.
+		{method: "GET", path: "/unsubscribe/:token", id: "unsubscribePage", tag: "campaigns",
+			summary: "A page (Chinese and English) that offers to withdraw marketing on the link's channel; it changes nothing.",
+			status:  ok, resp: []media{{"text/html", "HTMLPage"}}, errors: []int{404}, handler: handleUnsubscribePage(s)},
+		{method: "POST", path: "/unsubscribe/:token", id: "unsubscribe", tag: "campaigns",
+			summary: "One-click unsubscribe: withdraw marketing on the link's channel, as the shopper; a confirmation page, or JSON if only JSON is accepted.",
+			body:    []media{{"application/x-www-form-urlencoded", "UnsubscribeForm"}}, optional: true,
+			status: ok, resp: []media{{"text/html", "HTMLPage"}, {"application/json", "UnsubscribeResult"}}, errors: []int{404}, handler: handleUnsubscribe(s)},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"heed/campaigns"
 	"heed/engine"
 )
 
@@ -32,6 +33,16 @@ type Config struct {
 	// Trainer trains the recommender on demand; nil: POST
 	// /v1/recommender/train answers 503.
 	Trainer Trainer
+	// Campaigns serves the /v1/campaigns routes; nil: they answer 503.
+	Campaigns *campaigns.Service
+	// Dispatch queues the planning of a run started by POST
+	// /v1/campaigns/{id}/run; nil: nothing is queued (the planner picks
+	// undispatched runs up later). Its error is logged, and the run still
+	// answers 202.
+	Dispatch func(ctx context.Context, job engine.PlanJob) error
+	// Namespace is what heed worker processes name their queues by (the
+	// store's instance id), told them by GET /v1/worker.
+	Namespace string
 }
 
 // DefaultMaxBody bounds request bodies when Config.MaxBody is zero.

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"heed/api"
+	"heed/campaigns"
 	"heed/engine"
 	"heed/engine/badgerstore"
 	"heed/policies"
@@ -94,6 +95,9 @@ type harness struct {
 
 type harnessOptions struct {
 	ready map[string]func(context.Context) error
+	// dispatch is Config.Dispatch; noCampaigns leaves Config.Campaigns nil.
+	dispatch    func(context.Context, engine.PlanJob) error
+	noCampaigns bool
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, harnessOptions{}) }
@@ -125,13 +129,19 @@ func newHarnessWith(t *testing.T, o harnessOptions) *harness {
 	if ready == nil {
 		ready = map[string]func(context.Context) error{"badger": db.Ping}
 	}
+	var camp *campaigns.Service
+	if !o.noCampaigns {
+		camp = campaigns.NewService(db, svc, pol, campaigns.Options{}, log)
+	}
 	h := api.NewServer(api.Config{
-		Service: svc,
-		Keys:    map[string]engine.Role{adminKey: engine.RoleAdmin, storeKey: engine.RoleStorefront, merchKey: engine.RoleMerchandiser},
-		Log:     log,
-		MaxBody: testMaxBody,
-		Ready:   ready,
-		Trainer: api.TrainerOf(tr),
+		Service:   svc,
+		Keys:      map[string]engine.Role{adminKey: engine.RoleAdmin, storeKey: engine.RoleStorefront, merchKey: engine.RoleMerchandiser},
+		Log:       log,
+		MaxBody:   testMaxBody,
+		Ready:     ready,
+		Trainer:   api.TrainerOf(tr),
+		Campaigns: camp,
+		Dispatch:  o.dispatch,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -38,7 +38,10 @@ type Event struct {
 	Items []LineItem `json:"items,omitempty"`
 	// Order names the order of a purchase (a basket: what is bought together).
 	// Empty: the event's ID.
-	Order      string     `json:"order_id,omitempty"`
+	Order string `json:"order_id,omitempty"`
+	// OfferCode is the campaign offer code a purchase redeemed; it
+	// attributes the purchase to the campaign's delivery.
+	OfferCode  string     `json:"offer_code,omitempty"`
 	Query      string     `json:"query,omitempty"` // search text
 	Touchpoint Touchpoint `json:"touchpoint,omitempty"`
 	Region     string     `json:"region,omitempty"`
@@ -115,6 +118,11 @@ func (e Event) Validate(now time.Time) error {
 	}
 	if msg := checkText(e.Order, 128); msg != "" {
 		ps.add("order_id", "%s", msg)
+	}
+	if msg := checkText(e.OfferCode, 64); msg != "" {
+		ps.add("offer_code", "%s", msg)
+	} else if e.OfferCode != "" && e.Type != EventPurchase {
+		ps.add("offer_code", "only a purchase redeems an offer")
 	}
 	switch {
 	case e.OccurredAt.IsZero():
@@ -197,6 +205,9 @@ type UserEvents struct {
 	// Interests are weights to add to interest tags (see Interests.Add); a
 	// tag the user deleted is skipped.
 	Interests []InterestTag
+	// Touchpoints are those the batch saw the user at (User.Touchpoints
+	// keeps each once).
+	Touchpoints []Touchpoint
 }
 
 // A DroppedEvent is an event the collect policy did not allow: it was not
@@ -229,4 +240,13 @@ type ImportResult struct {
 	// DroppedTotal counts them all.
 	Dropped      []DroppedEvent `json:"dropped"`
 	DroppedTotal int            `json:"dropped_total"`
+}
+
+// Revenue is what a purchase's lines add up to.
+func (e Event) Revenue() float64 {
+	var r float64
+	for _, l := range e.Items {
+		r += float64(l.Quantity) * l.Price
+	}
+	return r
 }

@@ -88,6 +88,8 @@ type Store interface {
 	// PolicyModules returns the policy modules stored by PutPolicyModule.
 	PolicyModules(ctx context.Context) (map[string]string, error)
 	PutPolicyModule(ctx context.Context, name, text string) error
+
+	DeliveryStore
 }
 
 // SubjectRecords are what Store.ConsentSubjects read about one user: the
@@ -116,6 +118,8 @@ type Gate interface {
 	ConsentBatch(ctx context.Context, qs []ConsentQuestion) ([]Verdict, error)
 	ConsentWrite(ctx context.Context, w ConsentWrite) (Verdict, error)
 	Collect(ctx context.Context, r CollectRequest) (Verdict, error)
+	// Delivery makes the send-time decision about one campaign message.
+	Delivery(ctx context.Context, q DeliveryQuestion) (DeliveryVerdict, error)
 
 	// Query evaluates any rule, for POST /v1/decisions.
 	Query(ctx context.Context, path string, input any) (any, error)
@@ -212,4 +216,76 @@ func WithDecisionID(ctx context.Context, id string) context.Context {
 func DecisionIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(decisionKey{}).(string)
 	return id
+}
+
+// DeliveryFacts are what a send-time decision about one contact reads, in
+// one consistent view.
+type DeliveryFacts struct {
+	Found   bool // the user exists (an erased user does not)
+	User    User
+	Prefs   Preferences
+	Records []ConsentRecord // the user's marketing records, append order
+	// Recent are the user's sends of the last eight days, oldest first,
+	// for the channel and marketing caps.
+	Recent []SentMessage
+	// CampaignSends are when the user was sent the contact's campaign,
+	// oldest first, for the campaign's cap.
+	CampaignSends []time.Time
+	// Delivery is the contact's ledger entry; Exists says whether there is one.
+	Delivery Delivery
+	Exists   bool
+}
+
+// DeliveryStore is the part of Store the delivery ledger needs;
+// engine/badgerstore.DB satisfies it.
+type DeliveryStore interface {
+	// UpdateDelivery reads the facts about c, passes them to decide, and,
+	// when decide says write, stores the delivery it returns with its
+	// effects (a sent or claimed delivery also joins the user's recent
+	// sends). No other write of the user's consent, preferences or
+	// deliveries interleaves between the read and the write, so caps and
+	// withdrawals are atomic with the decision. decide runs once. Nothing
+	// is written for a user who does not exist.
+	UpdateDelivery(ctx context.Context, c Contact, decide func(DeliveryFacts) (d Delivery, fx Effects, write bool, err error)) (Delivery, error)
+	// ScheduleDeliveries stores entries for contacts that have none yet and
+	// whose users exist, and returns how many it stored.
+	ScheduleDeliveries(ctx context.Context, ds []Delivery) (int, error)
+	// Delivery returns the ledger entry with key (Contact.DeliveryKey).
+	Delivery(ctx context.Context, key string) (Delivery, error)
+	// Deliveries returns campaign's entries in key order after cursor (""
+	// for the first), at most limit, keeping those keep accepts, and the
+	// cursor of the next page ("" at the end).
+	Deliveries(ctx context.Context, campaign, cursor string, limit int, keep func(*Delivery) bool) ([]Delivery, string, error)
+	// DueDeliveries returns up to limit entries that are not final and
+	// are due (scheduled, deferred or awaiting a retry) at or before t,
+	// earliest first.
+	DueDeliveries(ctx context.Context, t time.Time, limit int) ([]Delivery, error)
+	// UserDeliveries returns id's entries, for attributing purchases.
+	UserDeliveries(ctx context.Context, id UserID) ([]Delivery, error)
+	// UpdateDeliveryEntry runs fn on the entry with key and stores what it
+	// returns, with its effects; ErrNotFound if there is none.
+	UpdateDeliveryEntry(ctx context.Context, key string, fn func(Delivery) (Delivery, Effects, error)) (Delivery, error)
+}
+
+// UserFacts are what planning a campaign reads about one user.
+type UserFacts struct {
+	User    User
+	Prefs   Preferences
+	Records []ConsentRecord // marketing records, append order
+	// Categories are the user's categories of interest: preference
+	// categories, then category interest tags ("category:shoes" → "shoes").
+	Categories []string
+	Recent     []SentMessage // sends of the last eight days, for caps
+}
+
+// AudienceStore is what planning reads; engine/badgerstore.DB satisfies it.
+type AudienceStore interface {
+	// UserBounds returns every n-th user id in id order: the last ids of
+	// consecutive chunks of n users (the last chunk may be shorter and is
+	// not named: it runs to the end).
+	UserBounds(ctx context.Context, n int) ([]UserID, error)
+	// ScanUserFacts returns, in id order, the facts of the users with ids
+	// after after ("" from the first) up to and including upto ("" to the
+	// end), at most limit of them.
+	ScanUserFacts(ctx context.Context, after, upto UserID, limit int) ([]UserFacts, error)
 }

@@ -60,6 +60,8 @@ const (
 	ActionRecommendation   = "recommendation"
 	ActionMessageSent      = "message_sent"
 	ActionMessageSuppress  = "message_suppressed"
+	ActionMessageFailed    = "message_failed"
+	ActionConversion       = "conversion"
 	ActionEventsCollected  = "events_collected"
 )
 

@@ -30,6 +30,13 @@ type Options struct {
 	Now func() time.Time
 	// Recommender, if set, is told of every catalog change (PutItems).
 	Recommender Recommender
+	// SendLease is how long a claimed campaign message belongs to the
+	// worker that claimed it (it must exceed the slowest channel's send);
+	// zero: DefaultSendLease.
+	SendLease time.Duration
+	// Purchased, if set, is called with the purchases of each stored batch
+	// of events, after they are stored (campaigns count conversions).
+	Purchased func(ctx context.Context, purchases []Event)
 }
 
 // Service is the one way in to heed's domain: every action is decided by

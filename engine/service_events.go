@@ -163,6 +163,9 @@ func (s *Service) collect(ctx context.Context, events []Event, field func(i int)
 		stored = append(stored, e)
 		u.stored++
 		u.counts[typeIndex(e.Type)]++
+		if e.Touchpoint != "" && !slices.Contains(u.touchpoints, e.Touchpoint) {
+			u.touchpoints = append(u.touchpoints, e.Touchpoint)
+		}
 		if sig := e.Signal(); !slices.Contains(u.signals, sig) {
 			u.signals = append(u.signals, sig)
 		}
@@ -194,14 +197,25 @@ func (s *Service) collect(ctx context.Context, events []Event, field func(i int)
 	batch := EventBatch{Events: stored, Users: make([]UserEvents, 0, len(order))}
 	batch.Effects.Activity = make([]ActivityEntry, 0, len(order))
 	for _, u := range order {
-		if len(u.orders) > 0 || len(u.interests) > 0 {
+		if len(u.orders) > 0 || len(u.interests) > 0 || len(u.touchpoints) > 0 {
 			batch.Users = append(batch.Users, UserEvents{User: u.id, Orders: len(u.orders),
-				FirstPurchaseAt: u.firstPurchase, Interests: SumInterests(u.interests)})
+				FirstPurchaseAt: u.firstPurchase, Interests: SumInterests(u.interests), Touchpoints: u.touchpoints})
 		}
 		batch.Effects.Activity = append(batch.Effects.Activity, s.collectedEntry(ctx, u))
 	}
 	if err := s.store.AppendEvents(ctx, batch); err != nil {
 		return collected{}, err
+	}
+	if s.opts.Purchased != nil {
+		var purchases []Event
+		for _, e := range stored {
+			if e.Type == EventPurchase {
+				purchases = append(purchases, e)
+			}
+		}
+		if len(purchases) > 0 {
+			s.opts.Purchased(ctx, purchases)
+		}
 	}
 	return out, nil
 }
@@ -244,6 +258,7 @@ type batchUser struct {
 	orders          []string
 	firstPurchase   time.Time
 	interests       []InterestTag
+	touchpoints     []Touchpoint
 }
 
 type consentKey struct {

@@ -27,23 +27,25 @@ func (id UserID) Validate() error {
 	return nil
 }
 
-// A User is a shopper's profile. OrderCount and FirstPurchaseAt are derived
-// from purchase events; the rest comes from the storefront.
+// A User is a shopper's profile. OrderCount, FirstPurchaseAt and Touchpoints
+// are derived from events; the rest comes from the storefront.
 type User struct {
-	ID              UserID     `json:"id"`
-	Name            string     `json:"name,omitempty"` // personal data: never logged
-	Region          string     `json:"region,omitempty"`
-	TimeZone        string     `json:"time_zone,omitempty"`
-	Locale          string     `json:"locale,omitempty"`
-	Birthday        string     `json:"birthday,omitempty"` // MM-DD or YYYY-MM-DD
-	Tier            string     `json:"tier,omitempty"`
-	Minor           bool       `json:"minor"`
-	GuardianConsent bool       `json:"guardian_consent"`
-	OrderCount      int        `json:"order_count"`
-	FirstPurchaseAt time.Time  `json:"first_purchase_at,omitzero"`
-	Identities      []Identity `json:"identities,omitempty"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	ID              UserID    `json:"id"`
+	Name            string    `json:"name,omitempty"` // personal data: never logged
+	Region          string    `json:"region,omitempty"`
+	TimeZone        string    `json:"time_zone,omitempty"`
+	Locale          string    `json:"locale,omitempty"`
+	Birthday        string    `json:"birthday,omitempty"` // MM-DD or YYYY-MM-DD
+	Tier            string    `json:"tier,omitempty"`
+	Minor           bool      `json:"minor"`
+	GuardianConsent bool      `json:"guardian_consent"`
+	OrderCount      int       `json:"order_count"`
+	FirstPurchaseAt time.Time `json:"first_purchase_at,omitzero"`
+	// Touchpoints are those the user's stored events came from.
+	Touchpoints []Touchpoint `json:"touchpoints,omitempty"`
+	Identities  []Identity   `json:"identities,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
 }
 
 // Subject returns the facts about u that consent depends on.

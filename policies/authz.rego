@@ -27,6 +27,7 @@ actions := {
 	"items.read", "items.write",
 	"events.write", "recommendations.read",
 	"recommender.read", "recommender.train",
+	"worker.run",
 }
 
 # The actions that read or change one user's data.

@@ -92,3 +92,12 @@ test_only_admin_trains_the_recommender if {
 	authz.allow with input as req("merchandiser", "recommender.read", "", "")
 	not authz.allow with input as req("storefront", "recommender.read", "", "")
 }
+
+# heed worker works campaigns through the API with an admin key; no other
+# role reaches the worker routes.
+test_worker_admin_only if {
+	authz.allow with input as req("admin", "worker.run", "", "")
+	every role in {"storefront", "merchandiser", "marketing", "shopper"} {
+		not authz.allow with input as req(role, "worker.run", "u1", "")
+	}
+}

@@ -232,3 +232,87 @@ func perQuestion(b *testing.B, n int, ask func() error) {
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/q, "allocs/question")
 	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/q, "B/question")
 }
+
+// benchDelivery is a realistic send-time question: benchQuestion's ledger
+// of six marketing records, a campaign on push (in the app) then email,
+// both enabled with caps of their own not reached, a few sends today and
+// this week, outside quiet hours, under a campaign cap not reached. Push is
+// allowed by cr-0005.
+func benchDelivery() engine.DeliveryQuestion {
+	c := benchQuestion()
+	now := c.Now
+	day := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	return engine.DeliveryQuestion{
+		Now:     now,
+		Subject: c.Subject,
+		Notice:  c.Notice,
+		Records: c.Records,
+		Channels: []engine.ChannelFacts{
+			{Channel: engine.ChannelPush, Touchpoint: engine.TouchpointApp, Enabled: true, MaxPerDay: 2, MaxPerWeek: 6, SentToday: 1, SentWeek: 3},
+			{Channel: engine.ChannelEmail, Enabled: true, MaxPerWeek: 3, SentWeek: 1},
+		},
+		OfferType:       "discount",
+		OfferTypes:      []string{"discount", "threshold", "points"},
+		SentToday:       1,
+		SentThisWeek:    4,
+		DayEnds:         day,
+		WeekEnds:        day.Add(3 * 24 * time.Hour),
+		CampaignCap:     2,
+		CampaignSent:    1,
+		CampaignCapEnds: day.Add(20 * 24 * time.Hour),
+		WindowEnd:       now.Add(6 * time.Hour),
+	}
+}
+
+// BenchmarkDelivery is a full send-time decision through the policy
+// (input built from the engine types, its records cached from earlier
+// decisions; one evaluation; the verdict read back), next to
+// engine.DecideDelivery, the hand-written reference, on the same question:
+// benchDelivery (send, the common case: push is used), the same with push
+// withdrawn (fallback: email is used, on the global grant), and in quiet
+// hours (quiet: deferred).
+func BenchmarkDelivery(b *testing.B) {
+	s := newSet(b)
+	ctx := context.Background()
+	mcap, err := s.MarketingCap(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	send := benchDelivery()
+	fallback := benchDelivery()
+	fallback.Records = append(slices.Clone(fallback.Records), engine.ConsentRecord{ID: "cr-0007", User: "u-1001",
+		Purpose: engine.PurposeMarketing, Channel: engine.ChannelPush, Status: engine.StatusWithdrawn,
+		NoticeVersion: "2025-01", RecordedAt: fallback.Now.Add(-time.Hour)})
+	quiet := benchDelivery()
+	quiet.Quiet, quiet.QuietEnds = true, quiet.Now.Add(2*time.Hour)
+	for _, c := range []struct {
+		name string
+		q    engine.DeliveryQuestion
+		want engine.DeliveryVerdict
+	}{
+		{"send", send, engine.DeliveryVerdict{Allow: true, Channel: engine.ChannelPush, RecordID: "cr-0005"}},
+		{"fallback", fallback, engine.DeliveryVerdict{Allow: true, Channel: engine.ChannelEmail, RecordID: "cr-0001"}},
+		{"quiet", quiet, engine.DeliveryVerdict{Reason: engine.ReasonQuietHours, DeferUntil: quiet.QuietEnds}},
+	} {
+		if v, err := s.Delivery(ctx, c.q); err != nil || !cmp.Equal(v, c.want) {
+			b.Fatalf("%s: Delivery = %+v, %v; want %+v", c.name, v, err, c.want)
+		}
+		if v := engine.DecideDelivery(c.q, mcap); !cmp.Equal(v, c.want) {
+			b.Fatalf("%s: DecideDelivery = %+v; want %+v", c.name, v, c.want)
+		}
+		b.Run(c.name+"/policy", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Delivery(ctx, c.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/DecideDelivery", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				engine.DecideDelivery(c.q, mcap)
+			}
+		})
+	}
+}

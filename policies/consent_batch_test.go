@@ -29,7 +29,7 @@ func cut(t *testing.T, text, from, to string) string {
 
 // A policy set written before the batch entrypoint (an override of
 // consent.rego without decisions) still answers ConsentBatch, one question
-// at a time.
+// at a time. (It keeps decide, which delivery.rego calls.)
 func TestConsentBatchWithoutEntrypoint(t *testing.T) {
 	ctx := context.Background()
 	s := newSet(t)
@@ -37,7 +37,7 @@ func TestConsentBatchWithoutEntrypoint(t *testing.T) {
 	if err := s.Replace(ctx, "consent_test", cut(t, mods["consent_test"], "# decisions answers each", "")); err != nil {
 		t.Fatalf("Replace consent_test: %v", err)
 	}
-	if err := s.Replace(ctx, "consent", cut(t, mods["consent"], "# decisions answers many", "# write_decision says")); err != nil {
+	if err := s.Replace(ctx, "consent", cut(t, mods["consent"], "# decisions answers many", "decide(q) :=")); err != nil {
 		t.Fatalf("Replace consent: %v", err)
 	}
 	if v, err := s.Query(ctx, "heed/consent/decisions", map[string]any{"questions": []any{}}); err != nil || v != nil {

@@ -1,10 +1,10 @@
 // Package policies holds heed's Rego policies and the code that compiles and
 // evaluates them with OPA; *Set satisfies engine.Gate.
 //
-// The modules (authz.rego, consent.rego, collect.rego and their
-// *_test.rego tests) are embedded in the binary; Options.Dir loads them from
-// a directory instead, and Options.Overrides lays modules stored at run time
-// over either. A module's name is its file name without ".rego".
+// The modules (authz.rego, consent.rego, collect.rego, delivery.rego and
+// their *_test.rego tests) are embedded in the binary; Options.Dir loads
+// them from a directory instead, and Options.Overrides lays modules stored
+// at run time over either. A module's name is its file name without ".rego".
 //
 // # Snapshots
 //
@@ -16,13 +16,18 @@
 //	data.heed.consent.decisions      ConsentBatch (optional)
 //	data.heed.consent.write_decision ConsentWrite
 //	data.heed.collect.decision       Collect
+//	data.heed.delivery.decision      Delivery
+//	data.heed.delivery.marketing_cap MarketingCap (optional; read once)
 //
 // Each entrypoint is an object, so one evaluation answers everything a
 // caller needs (allow, reasons, status, record id); decisions is an array
 // of such objects, one per question. A set without decisions (an override
 // of consent.rego older than it) is asked one question at a time; a set
-// whose decisions and decision disagree on sample questions is refused. The snapshot sits behind
-// an atomic pointer: evaluations never lock, and Replace swaps in a new
+// whose decisions and decision disagree on sample questions is refused. A
+// set without package heed.delivery (a policy directory older than it)
+// loads, but its Delivery fails closed, an error for every message; a set
+// with the package must define its decision. The snapshot sits behind an
+// atomic pointer: evaluations never lock, and Replace swaps in a new
 // snapshot only after the whole new set compiled, still defines every
 // entrypoint with answers of the right shape, and passed all of its Rego
 // tests. Evaluations already running finish on the old snapshot.

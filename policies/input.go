@@ -21,9 +21,11 @@ type inputs struct {
 	subjects [2][2]*ast.Term      // [minor][guardian_consent], read-only after newInputs
 	never    *ast.Term            // the expiry of records that never expire
 
-	records recordCache
-	scopes  termCache[engine.Scope]
-	notices noticeCache
+	records  recordCache
+	scopes   termCache[engine.Scope]
+	notices  noticeCache
+	channels termCache[engine.ChannelFacts]
+	offers   noticeCache // offer type lists: a list of strings, like notice versions
 }
 
 // Cache bounds. A record's term takes about 1 KB, so the record cache holds
@@ -47,6 +49,9 @@ func newInputs() *inputs {
 		"notice_version", "actor", "recorded_at", "expires_at", "guardian_evidence",
 		"event_type", "signal_allowed", "analytics_allowed",
 		"allow", "reasons", "reason", "record_id",
+		"erased", "channels", "enabled", "max_per_day", "max_per_week", "sent_today", "sent_this_week",
+		"offer_type", "offer_types", "quiet", "quiet_ends", "day_ends", "week_ends",
+		"campaign_cap", "campaign_sent", "campaign_cap_ends", "window_end", "defer_until",
 		engine.ActorSelf, engine.ActorGuardian,
 		"purchase", "view", "favorite", "unfavorite", "cart", "search", "store_visit")
 	for _, p := range engine.Purposes {
@@ -64,6 +69,7 @@ func newInputs() *inputs {
 	for _, s := range engine.Statuses {
 		add(string(s))
 	}
+	add(engine.OfferTypes...)
 	for _, r := range []engine.Role{engine.RoleAdmin, engine.RoleStorefront, engine.RoleMerchandiser,
 		engine.RoleMarketing, engine.RoleShopper, engine.RoleSystem} {
 		add(string(r))
@@ -79,6 +85,7 @@ func newInputs() *inputs {
 	in.never = ast.NewTerm(ast.Number(strconv.FormatInt(math.MaxInt64, 10)))
 	in.records.cur = make(map[string]recordTerm)
 	in.scopes.m = make(map[engine.Scope]*ast.Term)
+	in.channels.m = make(map[engine.ChannelFacts]*ast.Term)
 	return in
 }
 

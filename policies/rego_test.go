@@ -28,7 +28,7 @@ func TestRegoTests(t *testing.T) {
 	if n < 30 {
 		t.Errorf("ran %d Rego tests, want at least 30: were the tests found?", n)
 	}
-	for _, name := range []string{"authz", "consent", "collect"} {
+	for _, name := range []string{"authz", "consent", "collect", "delivery"} {
 		if !strings.Contains(modules[name+"_test"], "test_") {
 			t.Errorf("module %s has no tests in %s_test.rego", name, name)
 		}

@@ -86,7 +86,8 @@ default allow := true
 decision := {"allow": allow, "reasons": set()}
 `, "data.heed.collect_test.test_"},
 		{"failing new test", "extra", "package heed.extra\n\ntest_wrong if 1 == 2\n", "data.heed.extra.test_wrong: FAIL"},
-		{"entrypoint removed", "consent", "package heed.consent\n\nallow := false\n", "entrypoint data.heed.consent.decision is not defined"},
+		{"entrypoint removed", "consent", "package heed.consent\n\nallow := false\n\ndecide(q) := {\"allow\": false, \"reason\": \"no_consent\", \"record_id\": \"\"}\n", "entrypoint data.heed.consent.decision is not defined"},
+		{"a function another module calls removed", "consent", "package heed.consent\n\ndecision := {}\n", "undefined function data.heed.consent.decide"},
 		{"entrypoint of the wrong shape", "collect", "package heed.collect\n\ndecision := true\n", "data.heed.collect.decision"},
 		{"empty module", "authz", "", "authz.rego"},
 	}

@@ -33,6 +33,16 @@ const (
 	// a time. A set that defines it must agree with consentPath on the
 	// smoke test's sample questions.
 	consentBatchPath = "data.heed.consent.decisions"
+
+	// deliveryPath, for Delivery, is required of a set that has package
+	// heed.delivery, so that a change of delivery.rego cannot drop it; a
+	// set without the package (a policy directory older than it) loads,
+	// and its Delivery fails closed: every call is an error, never an
+	// allow. marketingCapPath, for MarketingCap, is optional: without it
+	// the cap is zero.
+	deliveryPath     = "data.heed.delivery.decision"
+	deliveryPkg      = "data.heed.delivery"
+	marketingCapPath = "data.heed.delivery.marketing_cap"
 )
 
 // A snapshot is one compiled policy set. It is immutable once built, except
@@ -54,6 +64,9 @@ type snapshot struct {
 	authz, consent, consentWrite, collect rego.PreparedEvalQuery
 	consentBatch                          rego.PreparedEvalQuery // if hasBatch
 	hasBatch                              bool
+	delivery                              rego.PreparedEvalQuery // if hasDelivery
+	hasDelivery                           bool
+	marketingCap                          engine.MarketingCap // evaluated once, at build
 
 	authzMemo   memo[authzKey]
 	collectMemo memo[engine.CollectRequest] // the whole request is the key
@@ -118,6 +131,21 @@ func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, 
 		}
 		snap.consentBatch, snap.hasBatch = pq, err == nil
 	}
+	switch {
+	case len(compiler.GetRulesExact(ast.MustParseRef(deliveryPath))) > 0:
+		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(deliveryPath)).PrepareForEval(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", deliveryPath, err))
+		}
+		snap.delivery, snap.hasDelivery = pq, err == nil
+	case len(compiler.GetRulesWithPrefix(ast.MustParseRef(deliveryPkg))) > 0:
+		errs = append(errs, fmt.Sprintf("entrypoint %s is not defined", deliveryPath))
+	}
+	if mc, err := evalMarketingCap(ctx, snap); err != nil {
+		errs = append(errs, fmt.Sprintf("%s: %v", marketingCapPath, err))
+	} else {
+		snap.marketingCap = mc
+	}
 	if len(errs) > 0 {
 		return nil, &engine.PolicyError{Errors: errs}
 	}
@@ -179,6 +207,12 @@ func (s *Set) smoke(ctx context.Context, snap *snapshot) []string {
 				batch[i].Status != singles[i].Status || batch[i].RecordID != singles[i].RecordID {
 				check(consentBatchPath, fmt.Errorf("sample %d: decisions answers %+v, decision %+v", i, batch[i], singles[i]))
 			}
+		}
+	}
+	if snap.hasDelivery {
+		for _, q := range sampleDeliveries() {
+			_, err = s.delivery(ctx, snap, q)
+			check(deliveryPath, err)
 		}
 	}
 	_, err = s.verdict(ctx, snap, &snap.consentWrite, s.in.consentWrite(engine.ConsentWrite{

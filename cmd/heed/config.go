@@ -47,6 +47,12 @@ type config struct {
 	DebugAddr string
 	// TrainEvery is how often the recommender retrains; 0: only on demand.
 	TrainEvery time.Duration
+	// SendLease is how long a claimed message belongs to its worker; zero:
+	// engine.DefaultSendLease.
+	SendLease time.Duration
+	// PublicURL is where shoppers reach heed, for the unsubscribe links in
+	// messages; empty: http://localhost:<port of Addr>.
+	PublicURL string
 }
 
 // An apiKey is one API key and the role it holds.
@@ -78,8 +84,8 @@ const (
 
 // rawFlags holds the flag values before they are checked.
 type rawFlags struct {
-	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr, trainEvery string
-	channels, changeWebhooks                                                    listFlag
+	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr, trainEvery, publicURL, sendLease string
+	channels, changeWebhooks                                                                          listFlag
 }
 
 // A listFlag is a repeatable string flag.
@@ -102,6 +108,8 @@ func newFlagSet(f *rawFlags) *flag.FlagSet {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "address serving Go's /debug/pprof profiles, HEED_DEBUG_ADDR (default: none; keep it on loopback)")
 	fs.StringVar(&f.trainEvery, "train-every", "", "how often the recommender retrains, e.g. 30m; 0: only on demand, HEED_TRAIN_EVERY (default 1h)")
 	fs.StringVar(&f.maxBody, "max-body", "", "largest request body, in bytes or with KiB/MiB/GiB, HEED_MAX_BODY (default 1MiB)")
+	fs.StringVar(&f.sendLease, "send-lease", "", "how long a worker owns a message it is sending; a crashed worker's are sent again (same idempotency key) after it, HEED_SEND_LEASE (default 2m)")
+	fs.StringVar(&f.publicURL, "public-url", "", "where shoppers reach heed, for unsubscribe links, HEED_PUBLIC_URL (default http://localhost:<port>)")
 	return fs
 }
 
@@ -220,10 +228,37 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.DebugAddr = v
 		check(checkAddr(src, v))
 	}
+	if v, src := setting("send-lease", f.sendLease, "HEED_SEND_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Second || d > time.Hour {
+			check(fmt.Errorf("%s: %q is not a duration between 5s and 1h such as 2m", src, v))
+		}
+		cfg.SendLease = d
+	}
+	if v, src := setting("public-url", f.publicURL, "HEED_PUBLIC_URL"); v != "" {
+		u, err := url.Parse(v)
+		if err == nil {
+			err = checkHTTPURL(u)
+		}
+		if err != nil {
+			check(fmt.Errorf("%s: %q is not an http(s) URL", src, v))
+		}
+		cfg.PublicURL = strings.TrimRight(v, "/")
+	}
 	if len(errs) > 0 {
 		return config{}, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// publicURL returns where shoppers reach heed: PublicURL, else the listen
+// address on localhost.
+func (c config) publicURL(listening string) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	_, port, _ := net.SplitHostPort(listening)
+	return "http://localhost:" + port
 }
 
 func checkAddr(src, addr string) error {

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "worker":
+		return workerCmd(ctx, rest, getenv, stderr)
 	case "policy":
 		return policyCmd(ctx, rest, stdout)
 	case "import":
@@ -75,6 +77,8 @@ func usage(w io.Writer) {
 
 Usage:
   heed serve [flags]   run the HTTP API, scheduler and workers (heed serve -h for flags)
+  heed worker --redis URL [--url URL] [--plan]
+                       run campaign workers for a running heed serve (heed worker -h)
   heed policy test [DIR]
                        compile the policies (embedded, or DIR's *.rego) and run their Rego tests
   heed import FILE     stream events (NDJSON, CSV or UCI Online Retail; .gz too) into a running heed

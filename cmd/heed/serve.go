@@ -21,11 +21,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"heed/api"
+	"heed/campaigns"
 	"heed/changes"
 	"heed/engine"
 	"heed/engine/badgerstore"
 	"heed/policies"
 	"heed/recommend"
+	"heed/scheduler"
 )
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
@@ -45,9 +47,11 @@ func pprofMux() *http.ServeMux {
 	return mux
 }
 
-// serve runs heed serve until ctx is done. Shutdown order: the HTTP server
-// (in-flight requests finish), the change dispatcher, then the store, then
-// the private Redis.
+// serve runs heed serve until ctx is done: the API, the change dispatcher,
+// the recommender's trainer, and the campaign planner and workers.
+// Shutdown order: the HTTP server (in-flight requests finish), the change
+// dispatcher and the workers (running tasks finish or go back to Redis),
+// then the store, then the private Redis.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	started := false
@@ -128,6 +132,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	live := recommend.NewLive(catalog)
 
 	disp := changes.New(db, changes.Options{Secret: sec.WebhookSecret}, log)
+	var camp *campaigns.Service // set below: the engine tells it of purchases
 	tr := &recommend.Trainer{Items: db.ScanItems, Live: live, Path: filepath.Join(cfg.DataDir, "model", "model.snap"),
 		Options: recommend.DefaultOptions(), Log: log}
 	svc := engine.NewService(db, pol, engine.Options{
@@ -137,6 +142,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		Changed:       disp.Wake,
 		Recommender:   live,
 		Erased:        tr.Soon,
+		Purchased:     func(ctx context.Context, ps []engine.Event) { camp.Attribute(ctx, ps) },
+		SendLease:     cfg.SendLease,
 	}, log)
 	tr.Events = svc.TrainingEvents
 	if err := tr.Load(); err != nil {
@@ -146,6 +153,28 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		tr.Soon() // no snapshot yet: the first model a minute after start, not a schedule later
 	}
 	log.InfoContext(ctx, "recommender ready", "items", nItems, "model", live.Model() != nil)
+
+	// Listen before building the campaigns: unsubscribe links need the port.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	public := cfg.publicURL(ln.Addr().String())
+	var sched *scheduler.Scheduler // set below: campaigns dispatch runs through it
+	camp = campaigns.NewService(db, svc, pol, campaigns.Options{
+		UnsubscribeURL: func(d engine.Delivery) string { return public + "/unsubscribe/" + svc.UnsubscribeToken(d) },
+		Recommender:    messageItems{svc},
+	}, log)
+	reg := prometheus.NewRegistry()
+	sched = scheduler.New(rdb, camp, camp, db, scheduler.Options{
+		Plan:       true,
+		Namespace:  db.Instance(),
+		Senders:    senders(cfg.Channels, sec.WebhookSecret, log),
+		Metrics:    api.NewDeliveryMetrics(reg),
+		SweepAfter: cfg.SendLease,
+	}, log)
+	defer sched.Close()
 
 	gin.SetMode(gin.ReleaseMode)
 	handler := api.NewServer(api.Config{
@@ -157,14 +186,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 			"badger": db.Ping,
 			"redis":  func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		},
-		Registry: prometheus.NewRegistry(),
-		Trainer:  api.TrainerOf(tr),
+		Registry:  reg,
+		Trainer:   api.TrainerOf(tr),
+		Campaigns: camp,
+		Dispatch:  sched.Dispatch,
+		Namespace: db.Instance(),
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	log.InfoContext(ctx, "heed is serving", "addr", ln.Addr().String(), "version", version)
 	started = true
 
@@ -183,6 +211,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	})
 	g.Go(func() error { return disp.Run(gctx) })
 	g.Go(func() error { tr.Run(engine.SystemContext(gctx), cfg.TrainEvery); return nil })
+	g.Go(func() error { return sched.Run(engine.SystemContext(gctx)) })
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		log.InfoContext(ctx, "serving Go profiles on /debug/pprof/", "addr", cfg.DebugAddr)

@@ -181,6 +181,7 @@ type DB struct {
 	// Without them, many concurrent updates of one user conflict and retry;
 	// with them, conflicts only come from merges and erasures.
 	userLocks [256]sync.Mutex
+	instance  string // set by Open
 	lockSeed  maphash.Seed
 
 	tableDir string // Dir, absolute with symlinks resolved, for trimTables
@@ -218,6 +219,11 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		db.tableDir = resolveDir(opts.Dir)
 	}
 	if err := db.checkSchema(); err != nil {
+		db.group.stop()
+		kv.Close()
+		return nil, err
+	}
+	if err := db.loadInstance(); err != nil {
 		db.group.stop()
 		kv.Close()
 		return nil, err
@@ -266,6 +272,27 @@ func (db *DB) checkSchema() error {
 		return nil
 	})
 }
+
+// loadInstance reads the database's instance id, choosing one at first.
+func (db *DB) loadInstance() error {
+	return db.kv.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(instanceKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			db.instance = engine.NewID("")[12:] // the random part
+			return txn.Set(instanceKey, []byte(db.instance))
+		}
+		if err != nil {
+			return fmt.Errorf("badgerstore: read instance id: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		db.instance = string(v)
+		return err
+	})
+}
+
+// Instance returns the database's id: random, chosen when the database was
+// created. Processes that share a Redis tell their queues apart by it.
+func (db *DB) Instance() string { return db.instance }
 
 // Close stops the maintenance goroutine, writes the queued decisions and
 // closes the database, in that order. Calls in flight finish first; later

@@ -29,6 +29,7 @@
 // of another's.
 //
 //	m/schema                                 schema version, decimal ("1")
+//	m/instance                               the database's random id (DB.Instance)
 //	u/<user>                                 engine.User as JSON, without Identities
 //	s/<user>                                 last ledger sequence of the user (8 bytes)
 //	i/<type>\x00<value>                      owner's user id
@@ -52,6 +53,15 @@
 //	e/<user>                                 pending purge of a removed user (see below)
 //	it/<item id>                             engine.Item as JSON (the catalog)
 //	ev/<user>\x00<at><seq>                   one event (binary, events.go), oldest first
+//	cp/<campaign id>                         a campaign, as the campaigns package encodes it
+//	cr/<campaign id>\x00<run id>             one planned run of a campaign (JSON, campaigns)
+//	dl/<campaign>\x00<occurrence>\x00<user>   engine.Delivery as JSON: the delivery ledger
+//	dlu/<user>\x00<campaign>\x00<occurrence>  when the delivery was sent or claimed (8-byte
+//	                                         Unix ns), or empty: the user's deliveries
+//	dq/<due><campaign>\x00<occurrence>\x00<user>  empty: a delivery that is not final, at
+//	                                         the time it is next due (deliveries.go)
+//	rs/<user>                                the user's sends of the last 8 days
+//	                                         ([]engine.SentMessage as JSON), for caps
 //
 // <seq> is an 8-byte big-endian sequence from a process-wide generator that
 // returns max(now in ns, last+1); a user's records also stay above s/<user>,

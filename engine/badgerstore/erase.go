@@ -33,7 +33,7 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 		if err := unlinkIdentities(ctx, txn, id); err != nil {
 			return err
 		}
-		for _, p := range [...]string{pUser, pSeq, pPrefs, pInterests} {
+		for _, p := range [...]string{pUser, pSeq, pPrefs, pInterests, pRecentSends} {
 			if err := txn.Delete(userKey(p, id)); err != nil {
 				return err
 			}
@@ -149,7 +149,8 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		return err
 	}
 	guard := userKey(pPurge, id)
-	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pDecisionUser, id), userRange(pEvent, id)}
+	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pDecisionUser, id), userRange(pEvent, id),
+		userRange(pDeliveryUser, id)}
 	for range 3 {
 		if err := db.purgeRange(ctx, guard, ranges[0], func(*badger.Txn, *badger.Item, []byte) error { return nil }); err != nil {
 			return err
@@ -166,6 +167,13 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		}
 		if err := db.purgeRange(ctx, guard, ranges[3], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
 			return moveEvent(txn, item, suffix, target)
+		}); err != nil {
+			return err
+		}
+		// Deliveries, queued ones included, go with the user (a merged
+		// user's were planned for the user that no longer is).
+		if err := db.purgeRange(ctx, guard, ranges[4], func(txn *badger.Txn, _ *badger.Item, suffix []byte) error {
+			return deleteDelivery(txn, id, suffix)
 		}); err != nil {
 			return err
 		}

@@ -299,6 +299,10 @@ type userUpdate struct {
 	// value to write in its place when orders change.
 	userVer uint64
 	userNew []byte
+	// profile says whether the profile is to be written: the batch adds
+	// orders or a touchpoint the user was not yet seen at, or the user
+	// was missing from the snapshot (apply then looks again).
+	profile bool
 	// Interest tags are added as a delta (deltaKey, delta), written
 	// without reading t/<user>, unless the user already has
 	// maxInterestDeltas: then the deltas the snapshot had (folded) are
@@ -329,14 +333,15 @@ func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]
 		for i, u := range us {
 			up := &out[i]
 			up.u = u
-			if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() {
+			if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() || len(u.Touchpoints) > 0 {
 				k := userKey(pUser, u.User)
 				old, ver, err := valueOf(txn, k)
 				if err != nil {
 					return err
 				}
+				up.profile = old == nil
 				if old != nil {
-					if up.userNew, err = orderedProfile(k, old, u); err != nil {
+					if up.userNew, up.profile, err = orderedProfile(k, old, u); err != nil {
 						return err
 					}
 					up.userVer = ver
@@ -387,7 +392,7 @@ func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]
 // from txn.
 func (up *userUpdate) apply(txn *badger.Txn) error {
 	u := up.u
-	if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() {
+	if up.profile {
 		k := userKey(pUser, u.User)
 		same, err := unchanged(txn, k, up.userVer)
 		if err != nil {
@@ -399,7 +404,7 @@ func (up *userUpdate) apply(txn *badger.Txn) error {
 			if err != nil || cur == nil {
 				return err
 			}
-			if v, err = orderedProfile(k, cur, u); err != nil {
+			if v, _, err = orderedProfile(k, cur, u); err != nil {
 				return err
 			}
 		}
@@ -466,17 +471,28 @@ func unchanged(txn *badger.Txn, key []byte, ver uint64) (bool, error) {
 }
 
 // orderedProfile returns the profile old (JSON of engine.User) with u's
-// orders and first purchase applied.
-func orderedProfile(k, old []byte, u engine.UserEvents) ([]byte, error) {
+// orders, first purchase and touchpoints applied, and whether that changed
+// it.
+func orderedProfile(k, old []byte, u engine.UserEvents) ([]byte, bool, error) {
 	var usr engine.User
 	if err := unmarshal(k, old, &usr); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	changed := u.Orders > 0
 	usr.OrderCount += u.Orders
 	if !u.FirstPurchaseAt.IsZero() && (usr.FirstPurchaseAt.IsZero() || u.FirstPurchaseAt.Before(usr.FirstPurchaseAt)) {
-		usr.FirstPurchaseAt = u.FirstPurchaseAt
+		usr.FirstPurchaseAt, changed = u.FirstPurchaseAt, true
 	}
-	return json.Marshal(usr)
+	for _, tp := range u.Touchpoints {
+		if !slices.Contains(usr.Touchpoints, tp) {
+			usr.Touchpoints, changed = append(usr.Touchpoints, tp), true
+		}
+	}
+	if !changed {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(usr)
+	return b, true, err
 }
 
 // Events returns the newest limit events of id (all of them if limit <= 0),

@@ -32,9 +32,18 @@ const (
 	pPurge         = "e/"
 	pItem          = "it/"
 	pEvent         = "ev/"
+	pCampaign      = "cp/"
+	pRun           = "cr/"
+	pDelivery      = "dl/"
+	pDeliveryUser  = "dlu/"
+	pDeliveryDue   = "dq/"
+	pRecentSends   = "rs/"
 )
 
-var schemaKey = []byte("m/schema")
+var (
+	schemaKey   = []byte("m/schema")
+	instanceKey = []byte("m/instance")
+)
 
 // key joins a prefix and parts, each part but the last ended by NUL.
 func key(prefix string, parts ...string) []byte {
