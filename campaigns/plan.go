@@ -204,7 +204,7 @@ func (s *Service) PlanChunk(ctx context.Context, job engine.PlanJob, after, upto
 	if c.Status == StatusEnded || c.Status == StatusPaused || (c.Status != StatusActive && job.Now.IsZero()) {
 		return res, s.updateRun(ctx, job, func(r *Run) { r.ChunksDone++ })
 	}
-	fs, err := s.store.ScanUserFacts(ctx, after, upto, 0)
+	fs, err := s.store.ScanUserFacts(ctx, engine.FactsQuery{After: after, Upto: upto, Interests: len(c.Audience.Categories) > 0})
 	if err != nil {
 		return res, err
 	}

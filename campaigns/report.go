@@ -224,7 +224,7 @@ func (s *Service) Preview(ctx context.Context, id, date string) (Preview, error)
 	var p planner
 	var after engine.UserID
 	for {
-		fs, err := s.store.ScanUserFacts(ctx, after, "", s.opts.ChunkSize)
+		fs, err := s.store.ScanUserFacts(ctx, engine.FactsQuery{After: after, Limit: s.opts.ChunkSize, Interests: len(c.Audience.Categories) > 0})
 		if err != nil {
 			return Preview{}, err
 		}

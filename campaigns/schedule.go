@@ -26,10 +26,10 @@ const (
 // a valid IANA zone is passed over the same way as an empty one.
 func (c Campaign) Location(userTZ string) *time.Location {
 	for _, name := range []string{userTZ, c.TimeZone} {
-		if name == "" || engine.ValidateTimeZone(name) != nil {
+		if name == "" {
 			continue
 		}
-		if loc, err := time.LoadLocation(name); err == nil {
+		if loc, err := engine.LoadLocation(name); err == nil {
 			return loc
 		}
 	}

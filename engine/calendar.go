@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -75,4 +76,26 @@ func minuteOfDay(s string) (int, bool) {
 		return 0, false
 	}
 	return h*60 + m, true
+}
+
+// locations caches LoadLocation: loading a zone reads and parses its
+// tzdata each time, which planning a million users would do a million
+// times, and one *time.Location per zone lets callers key caches by it.
+var locations sync.Map // zone name → *time.Location
+
+// LoadLocation is time.LoadLocation for IANA zone names, cached. It
+// refuses names that ValidateTimeZone refuses.
+func LoadLocation(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	if err := ValidateTimeZone(name); err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := locations.LoadOrStore(name, loc)
+	return actual.(*time.Location), nil
 }

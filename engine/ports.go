@@ -278,14 +278,23 @@ type UserFacts struct {
 	Recent     []SentMessage // sends of the last eight days, for caps
 }
 
+// A FactsQuery asks for the facts of the users with ids after After (""
+// from the first) up to and including Upto ("" to the end), at most Limit
+// of them (0: all). Interest tags are read only with Interests: planning
+// needs them only for audiences by category, and they cost a good part of
+// the scan.
+type FactsQuery struct {
+	After, Upto UserID
+	Limit       int
+	Interests   bool
+}
+
 // AudienceStore is what planning reads; engine/badgerstore.DB satisfies it.
 type AudienceStore interface {
 	// UserBounds returns every n-th user id in id order: the last ids of
 	// consecutive chunks of n users (the last chunk may be shorter and is
 	// not named: it runs to the end).
 	UserBounds(ctx context.Context, n int) ([]UserID, error)
-	// ScanUserFacts returns, in id order, the facts of the users with ids
-	// after after ("" from the first) up to and including upto ("" to the
-	// end), at most limit of them.
-	ScanUserFacts(ctx context.Context, after, upto UserID, limit int) ([]UserFacts, error)
+	// ScanUserFacts returns, in id order, the facts of the users of q.
+	ScanUserFacts(ctx context.Context, q FactsQuery) ([]UserFacts, error)
 }

@@ -237,7 +237,7 @@ func userLocation(user, fallback string) *time.Location {
 		if name == "" {
 			continue
 		}
-		if loc, err := time.LoadLocation(name); err == nil {
+		if loc, err := LoadLocation(name); err == nil {
 			return loc
 		}
 	}

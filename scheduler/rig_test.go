@@ -18,6 +18,7 @@ import (
 	"heed/engine/badgerstore"
 	"heed/internal/redistest"
 	"heed/policies"
+	"heed/recommend"
 	"heed/scheduler"
 	"heed/scheduler/webhook"
 )
@@ -56,9 +57,11 @@ func newRig(t *testing.T) *rig {
 	}
 	r := &rig{ctx: ctx, db: db, pol: pol, redis: redistest.Start(t), log: log}
 	r.svc = engine.NewService(db, pol, engine.Options{Tokens: engine.Tokens{Secret: []byte("token-secret-0123456789")},
-		Purchased: func(ctx context.Context, ps []engine.Event) { r.camp.Attribute(ctx, ps) }}, log)
+		Recommender: recommend.NewLive(recommend.NewCatalog()),
+		Purchased:   func(ctx context.Context, ps []engine.Event) { r.camp.Attribute(ctx, ps) }}, log)
 	r.camp = campaigns.NewService(db, r.svc, pol, campaigns.Options{ChunkSize: 50,
-		UnsubscribeURL: func(d engine.Delivery) string { return "http://heed.test/unsubscribe/" + d.ID }}, log)
+		UnsubscribeURL: func(d engine.Delivery) string { return "http://heed.test/unsubscribe/" + r.svc.UnsubscribeToken(d) },
+		Recommender:    campaigns.ForYou{Source: r.svc}}, log)
 	r.sink = newSink(t)
 	return r
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// Plan runs the planner and the sweeper (when this process holds the
 	// planner lease); false: workers only (heed worker).
 	Plan bool
+	// NoWorkers runs no workers in this process: it only plans (with
+	// Plan), and heed worker processes work the tasks.
+	NoWorkers bool
 	// Concurrency is how many tasks run at once; zero: 8. Each delivery
 	// task sends its contacts SendParallel at a time.
 	Concurrency  int
@@ -167,8 +170,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(typeDeliver, s.handleDeliver)
 	mux.HandleFunc(typePlan, s.handlePlan)
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("scheduler: start workers: %w", err)
+	if !s.opts.NoWorkers {
+		if err := srv.Start(mux); err != nil {
+			return fmt.Errorf("scheduler: start workers: %w", err)
+		}
+		defer srv.Shutdown()
 	}
 	var wg sync.WaitGroup
 	if s.opts.Plan {
@@ -176,7 +182,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	srv.Shutdown()
 	return nil
 }
 

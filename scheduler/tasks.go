@@ -135,6 +135,7 @@ func (s *Scheduler) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("%w: bad delivery payload: %v", asynq.SkipRetry, err)
 	}
+	s.log.DebugContext(ctx, "scheduler: delivering a batch", "campaign_id", p.Campaign, "contacts", len(p.Contacts))
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

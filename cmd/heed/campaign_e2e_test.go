@@ -187,10 +187,11 @@ func TestKilledMidBurstDeliversEachOnce(t *testing.T) {
 	t.Logf("%d messages resent under their key after the restart", dups)
 }
 
-// heedWorker starts heed worker against p's API and Redis.
-func heedWorker(t *testing.T, p *heedProc, env ...string) *exec.Cmd {
+// heedWorker starts heed worker, with the extra arguments, against p's API
+// and Redis.
+func heedWorker(t *testing.T, p *heedProc, args []string, env ...string) *syncBuffer {
 	t.Helper()
-	cmd := exec.Command(heedBinary(t), "worker", "--url", p.base, "--key", e2eAdmin, "--log-level", "warn")
+	cmd := exec.Command(heedBinary(t), append([]string{"worker", "--url", p.base, "--key", e2eAdmin, "--log-level", "warn"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HEED_WEBHOOK_SECRET=" + e2eHook}, env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, out
@@ -204,5 +205,183 @@ func heedWorker(t *testing.T, p *heedProc, env ...string) *exec.Cmd {
 			t.Logf("heed worker's log:\n%s", out.String())
 		}
 	})
-	return cmd
+	return out
+}
+
+// metric returns the sum of the samples of name in p's /metrics whose
+// labels contain match.
+func (p *heedProc) metric(t *testing.T, name, match string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if strings.HasPrefix(line, name) && strings.Contains(line, match) {
+			var v float64
+			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// plannedOut counts the users a campaign's runs left out at planning (the
+// decision foreseen there suppressed them: no delivery is recorded).
+func plannedOut(t *testing.T, p *heedProc, id string) int {
+	var runs struct {
+		Runs []struct {
+			Suppressed map[string]int `json:"suppressed"`
+		} `json:"runs"`
+	}
+	p.adminCall(t, "GET", "/v1/campaigns/"+id+"/runs", "", 200, &runs)
+	n := 0
+	for _, r := range runs.Runs {
+		for _, k := range r.Suppressed {
+			n += k
+		}
+	}
+	return n
+}
+
+// settled waits until each campaign of ids has accounted for n users
+// (deliveries plus those left out at planning), every delivery final or
+// deferred.
+func settled(t *testing.T, p *heedProc, within time.Duration, n int, ids ...string) map[string]map[string][2]string {
+	t.Helper()
+	var out map[string]map[string][2]string
+	waitFor(t, within, "every delivery settled", func() bool {
+		out = map[string]map[string][2]string{}
+		for _, id := range ids {
+			l := ledger(t, p, id)
+			if len(l)+plannedOut(t, p, id) < n {
+				return false
+			}
+			for _, d := range l {
+				if d[0] == "scheduled" || d[0] == "sending" {
+					return false
+				}
+			}
+			out[id] = l
+		}
+		return true
+	})
+	return out
+}
+
+// DESIGN invariant 5 across processes: campaigns worked by two heed worker
+// processes at once (heed serve only plans) never exceed a shopper's caps:
+// one push a day for those who set it, the policy's marketing cap (3 a
+// day) for everyone.
+func TestCapsAcrossWorkerProcesses(t *testing.T) {
+	const users, campaigns = 24, 6
+	rs := redistest.Start(t)
+	sink := newDeliverySink(t, 300*time.Millisecond) // slow enough that one worker cannot take every task
+	env := []string{"HEED_REDIS=" + rs.URL(), "HEED_CHANNELS=push=" + sink.srv.URL + ",email=" + sink.srv.URL}
+	p := startHeed(t, t.TempDir(), append(env, "HEED_WORKERS=0")...)
+	logs := []*syncBuffer{
+		heedWorker(t, p, []string{"--concurrency", "2", "--log-level", "debug"}, env...),
+		heedWorker(t, p, []string{"--concurrency", "2", "--log-level", "debug"}, env...),
+	}
+	for i := range users {
+		id := fmt.Sprintf("c%02d", i)
+		p.call(t, "PUT", "/v1/users/"+id, `{"time_zone":"Asia/Shanghai"}`, 200, nil)
+		p.call(t, "POST", "/v1/users/"+id+"/consents", `{"records":[{"purpose":"marketing","channel":"push","status":"granted"},
+			{"purpose":"marketing","channel":"email","status":"granted"}]}`, 201, nil)
+		if i%2 == 0 {
+			p.call(t, "PATCH", "/v1/users/"+id+"/preferences", `{"channels":{"push":{"enabled":true,"max_per_day":1},"email":{"enabled":false}}}`, 200, nil)
+		}
+	}
+	// Every campaign due at the same second, planned before it (the
+	// planner looks every 15 s): all their batches race for the workers.
+	due := time.Now().Add(20 * time.Second).UTC().Truncate(time.Second)
+	var ids []string
+	for i := range campaigns {
+		var c struct {
+			ID string `json:"id"`
+		}
+		p.adminCall(t, "POST", "/v1/campaigns", fmt.Sprintf(`{"name":"c%d","kind":"segment","offer":{"type":"points","points":100},
+			"channels":["push","email"],"schedule":{"send_at":"%s"},"message":{"title":"{{.Offer}}","body":"{{.Offer}}"}}`, i, due.Format(time.RFC3339)), 201, &c)
+		p.adminCall(t, "POST", "/v1/campaigns/"+c.ID+"/activate", "", 200, nil)
+		ids = append(ids, c.ID)
+	}
+	all := settled(t, p, time.Minute, users, ids...)
+	sent := map[string]int{}
+	total := 0
+	for _, l := range all {
+		for u, d := range l {
+			if d[0] == "sent" {
+				sent[u]++
+				total++
+			}
+		}
+	}
+	for i := range users {
+		u := fmt.Sprintf("c%02d", i)
+		want := 3
+		if i%2 == 0 {
+			want = 1
+		}
+		if sent[u] != want {
+			t.Errorf("%s was sent %d messages, want %d", u, sent[u], want)
+		}
+	}
+	if sink.distinct() != total {
+		t.Errorf("the sink got %d messages, the ledger says %d were sent", sink.distinct(), total)
+	}
+	for i, l := range logs {
+		if n := strings.Count(l.String(), "delivering a batch"); n == 0 {
+			t.Errorf("worker %d delivered no batch; the test shows nothing across processes", i)
+		} else {
+			t.Logf("worker %d delivered %d batches", i, n)
+		}
+	}
+}
+
+// Two processes that both plan (heed serve and heed worker --plan) plan
+// each occurrence once: one run, each chunk planned once, one delivery and
+// one message per user.
+func TestTwoPlannersPlanOnce(t *testing.T) {
+	const users = 40
+	rs := redistest.Start(t)
+	sink := newDeliverySink(t, 0)
+	env := []string{"HEED_REDIS=" + rs.URL(), "HEED_CHANNELS=push=" + sink.srv.URL}
+	p := startHeed(t, t.TempDir(), env...)
+	heedWorker(t, p, []string{"--plan"}, env...)
+	for i := range users {
+		id := fmt.Sprintf("p%02d", i)
+		p.call(t, "PUT", "/v1/users/"+id, `{}`, 200, nil)
+		p.call(t, "POST", "/v1/users/"+id+"/consents", `{"records":[{"purpose":"marketing","channel":"push","status":"granted"}]}`, 201, nil)
+	}
+	due := time.Now().Add(20 * time.Second).UTC().Truncate(time.Second)
+	var c struct {
+		ID string `json:"id"`
+	}
+	p.adminCall(t, "POST", "/v1/campaigns", `{"name":"once","kind":"segment","offer":{"type":"free_shipping"},
+		"channels":["push"],"schedule":{"send_at":"`+due.Format(time.RFC3339)+`"},"message":{"title":"{{.Offer}}","body":"{{.Offer}}"}}`, 201, &c)
+	p.adminCall(t, "POST", "/v1/campaigns/"+c.ID+"/activate", "", 200, nil)
+	l := settled(t, p, time.Minute, users, c.ID)[c.ID]
+	waitFor(t, time.Minute, "every message", func() bool { return sink.distinct() == users })
+	var runs struct {
+		Runs []struct {
+			ID         string `json:"run_id"`
+			Chunks     int    `json:"chunks"`
+			ChunksDone int    `json:"chunks_done"`
+			Scheduled  int    `json:"scheduled"`
+		} `json:"runs"`
+	}
+	p.adminCall(t, "GET", "/v1/campaigns/"+c.ID+"/runs", "", 200, &runs)
+	if len(runs.Runs) != 1 || runs.Runs[0].ChunksDone != runs.Runs[0].Chunks || runs.Runs[0].Scheduled != users {
+		t.Errorf("runs = %+v, want one run, each chunk planned once, %d scheduled", runs.Runs, users)
+	}
+	if len(l) != users {
+		t.Errorf("%d deliveries, want %d", len(l), users)
+	}
+	time.Sleep(time.Second)
+	if sink.distinct() != users {
+		t.Errorf("the sink got %d distinct messages, want %d", sink.distinct(), users)
+	}
 }

@@ -47,6 +47,9 @@ type config struct {
 	DebugAddr string
 	// TrainEvery is how often the recommender retrains; 0: only on demand.
 	TrainEvery time.Duration
+	// Workers is how many campaign tasks this process works at once; 0:
+	// none (heed worker processes work them; this one only plans).
+	Workers int
 	// SendLease is how long a claimed message belongs to its worker; zero:
 	// engine.DefaultSendLease.
 	SendLease time.Duration
@@ -80,12 +83,13 @@ const (
 	defaultDataDir    = "./heed-data"
 	defaultMaxBody    = 1 << 20
 	defaultTrainEvery = time.Hour
+	defaultWorkers    = 8
 )
 
 // rawFlags holds the flag values before they are checked.
 type rawFlags struct {
-	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr, trainEvery, publicURL, sendLease string
-	channels, changeWebhooks                                                                          listFlag
+	addr, data, redis, keys, policies, logLevel, maxBody, debugAddr, trainEvery, publicURL, sendLease, workers string
+	channels, changeWebhooks                                                                                   listFlag
 }
 
 // A listFlag is a repeatable string flag.
@@ -108,6 +112,7 @@ func newFlagSet(f *rawFlags) *flag.FlagSet {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "address serving Go's /debug/pprof profiles, HEED_DEBUG_ADDR (default: none; keep it on loopback)")
 	fs.StringVar(&f.trainEvery, "train-every", "", "how often the recommender retrains, e.g. 30m; 0: only on demand, HEED_TRAIN_EVERY (default 1h)")
 	fs.StringVar(&f.maxBody, "max-body", "", "largest request body, in bytes or with KiB/MiB/GiB, HEED_MAX_BODY (default 1MiB)")
+	fs.StringVar(&f.workers, "workers", "", "campaign tasks worked at once in this process; 0: none, heed worker processes work them, HEED_WORKERS (default 8)")
 	fs.StringVar(&f.sendLease, "send-lease", "", "how long a worker owns a message it is sending; a crashed worker's are sent again (same idempotency key) after it, HEED_SEND_LEASE (default 2m)")
 	fs.StringVar(&f.publicURL, "public-url", "", "where shoppers reach heed, for unsubscribe links, HEED_PUBLIC_URL (default http://localhost:<port>)")
 	return fs
@@ -154,7 +159,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return nil, env
 	}
 
-	cfg := config{Addr: defaultAddr, DataDir: defaultDataDir, MaxBody: defaultMaxBody, TrainEvery: defaultTrainEvery}
+	cfg := config{Addr: defaultAddr, DataDir: defaultDataDir, MaxBody: defaultMaxBody, TrainEvery: defaultTrainEvery, Workers: defaultWorkers}
 	var errs []error
 	check := func(err error) {
 		if err != nil {
@@ -227,6 +232,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if v, src := setting("debug-addr", f.debugAddr, "HEED_DEBUG_ADDR"); v != "" {
 		cfg.DebugAddr = v
 		check(checkAddr(src, v))
+	}
+	if v, src := setting("workers", f.workers, "HEED_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1024 {
+			check(fmt.Errorf("%s: %q is not a number of workers from 0 to 1024", src, v))
+		}
+		cfg.Workers = n
 	}
 	if v, src := setting("send-lease", f.sendLease, "HEED_SEND_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -42,7 +42,7 @@ const (
 
 func TestParseConfig(t *testing.T) {
 	policies := t.TempDir()
-	base := config{Addr: ":8080", DataDir: "./heed-data", MaxBody: 1 << 20, Channels: allLog(), TrainEvery: time.Hour}
+	base := config{Addr: ":8080", DataDir: "./heed-data", MaxBody: 1 << 20, Channels: allLog(), TrainEvery: time.Hour, Workers: 8}
 	tests := []struct {
 		name string
 		args []string
@@ -59,7 +59,7 @@ func TestParseConfig(t *testing.T) {
 				"HEED_WEBHOOK_SECRET":  "a-long-webhook-secret",
 				"HEED_CHANGE_WEBHOOKS": "https://crm.example/heed, http://pos.example:8081/changes",
 				"HEED_POLICIES":        policies, "HEED_LOG_LEVEL": "debug", "HEED_MAX_BODY": "2MiB",
-				"HEED_TRAIN_EVERY": "30m",
+				"HEED_TRAIN_EVERY": "30m", "HEED_WORKERS": "0", "HEED_SEND_LEASE": "30s", "HEED_PUBLIC_URL": "https://shop.example/heed/",
 			},
 			want: func(c *config) {
 				c.Addr, c.DataDir, c.RedisURL = "127.0.0.1:9000", "/var/lib/heed", "redis://localhost:6379/2"
@@ -72,6 +72,7 @@ func TestParseConfig(t *testing.T) {
 				c.ChangeWebhooks = []string{"https://crm.example/heed", "http://pos.example:8081/changes"}
 				c.PoliciesDir, c.LogLevel, c.MaxBody = policies, slog.LevelDebug, 2<<20
 				c.TrainEvery = 30 * time.Minute
+				c.Workers, c.SendLease, c.PublicURL = 0, 30*time.Second, "https://shop.example/heed"
 			},
 		},
 		{
@@ -80,7 +81,7 @@ func TestParseConfig(t *testing.T) {
 				"--keys", "marketing=" + key1 + ",marketing=" + key2,
 				"--channel", "inapp=http://inapp.example", "--channel=email=log,sms=https://sms.example/send",
 				"--change-webhook", "https://a.example", "--change-webhook=https://b.example",
-				"--log-level", "WARN", "--max-body", "4096", "--train-every", "0"},
+				"--log-level", "WARN", "--max-body", "4096", "--train-every", "0", "--workers", "32", "--send-lease", "5m"},
 			env: map[string]string{
 				"HEED_ADDR": ":1", "HEED_DATA": "/elsewhere", "HEED_REDIS": "redis://other:6379",
 				"HEED_API_KEYS": "admin=" + key1, "HEED_CHANNELS": "push=https://ignored.example",
@@ -96,6 +97,7 @@ func TestParseConfig(t *testing.T) {
 				c.ChangeWebhooks = []string{"https://a.example", "https://b.example"}
 				c.LogLevel, c.MaxBody = slog.LevelWarn, 4096
 				c.TrainEvery = 0
+				c.Workers, c.SendLease = 32, 5*time.Minute
 			},
 		},
 		{
@@ -174,6 +176,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"MaxBodyUnit", nil, map[string]string{"HEED_MAX_BODY": "1MB"}, `HEED_MAX_BODY: "1MB" is not a size`},
 		{"TrainEveryShort", []string{"--train-every", "5s"}, nil, `--train-every: "5s" is not a duration of at least 1m`},
 		{"TrainEveryNonsense", nil, map[string]string{"HEED_TRAIN_EVERY": "daily"}, `HEED_TRAIN_EVERY: "daily" is not a duration`},
+		{"WorkersNegative", []string{"--workers", "-1"}, nil, `--workers: "-1" is not a number of workers`},
+		{"SendLeaseShort", nil, map[string]string{"HEED_SEND_LEASE": "1s"}, `HEED_SEND_LEASE: "1s" is not a duration between 5s and 1h`},
+		{"PublicURLScheme", []string{"--public-url", "ftp://shop.example"}, nil, `--public-url: "ftp://shop.example" is not an http(s) URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

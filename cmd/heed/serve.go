@@ -164,15 +164,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	var sched *scheduler.Scheduler // set below: campaigns dispatch runs through it
 	camp = campaigns.NewService(db, svc, pol, campaigns.Options{
 		UnsubscribeURL: func(d engine.Delivery) string { return public + "/unsubscribe/" + svc.UnsubscribeToken(d) },
-		Recommender:    messageItems{svc},
+		Recommender:    campaigns.ForYou{Source: svc},
 	}, log)
 	reg := prometheus.NewRegistry()
 	sched = scheduler.New(rdb, camp, camp, db, scheduler.Options{
-		Plan:       true,
-		Namespace:  db.Instance(),
-		Senders:    senders(cfg.Channels, sec.WebhookSecret, log),
-		Metrics:    api.NewDeliveryMetrics(reg),
-		SweepAfter: cfg.SendLease,
+		Plan:        true,
+		NoWorkers:   cfg.Workers == 0,
+		Concurrency: cfg.Workers,
+		Namespace:   db.Instance(),
+		Senders:     senders(cfg.Channels, sec.WebhookSecret, log),
+		Metrics:     api.NewDeliveryMetrics(reg),
+		SweepAfter:  cfg.SendLease,
 	}, log)
 	defer sched.Close()
 

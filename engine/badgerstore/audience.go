@@ -43,10 +43,11 @@ func (db *DB) UserBounds(ctx context.Context, n int) ([]engine.UserID, error) {
 	return out, nil
 }
 
-// ScanUserFacts returns the facts of users in (after, upto], at most limit,
-// in one read transaction: one iterator walks the users and a second seeks
-// through the ledger beside it (both are in user order).
-func (db *DB) ScanUserFacts(ctx context.Context, after, upto engine.UserID, limit int) ([]engine.UserFacts, error) {
+// ScanUserFacts returns the facts of the users of q in one read
+// transaction: one iterator walks the users and a second seeks through the
+// ledger beside it (both are in user order).
+func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.UserFacts, error) {
+	after, upto, limit := q.After, q.Upto, q.Limit
 	var out []engine.UserFacts
 	start := key(pUser, string(after))
 	if after != "" {
@@ -82,14 +83,16 @@ func (db *DB) ScanUserFacts(ctx context.Context, after, upto engine.UserID, limi
 			for _, e := range entries {
 				f.Records = append(f.Records, e.rec)
 			}
-			in, err := getInterests(txn, id)
-			if err != nil {
-				return err
-			}
 			f.Categories = append(f.Categories, f.Prefs.Categories...)
-			for _, t := range in.Tags {
-				if c, ok := strings.CutPrefix(t.Tag, "category:"); ok {
-					f.Categories = append(f.Categories, c)
+			if q.Interests {
+				in, err := getInterests(txn, id)
+				if err != nil {
+					return err
+				}
+				for _, t := range in.Tags {
+					if c, ok := strings.CutPrefix(t.Tag, "category:"); ok {
+						f.Categories = append(f.Categories, c)
+					}
 				}
 			}
 			if f.Recent, err = getRecent(txn, id); err != nil {

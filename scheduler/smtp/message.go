@@ -58,10 +58,16 @@ func compose(m scheduler.Message, from, to *mail.Address, date time.Time) ([]byt
 	header("Heed-Idempotency-Key", headerSafe(m.IdempotencyKey))
 	b.WriteString("\r\n")
 
+	// The message must end in a line break, which must not add one to the
+	// body: base64 ignores it, and in quoted-printable a body that ends
+	// without one ends in a soft line break.
 	if cte == "quoted-printable" {
 		w := quotedprintable.NewWriter(&b)
 		w.Write([]byte(body))
 		w.Close()
+		if !strings.HasSuffix(body, "\r\n") {
+			b.WriteString("=\r\n")
+		}
 	} else {
 		enc := base64.StdEncoding.EncodeToString([]byte(body))
 		for len(enc) > 76 {
@@ -70,8 +76,8 @@ func compose(m scheduler.Message, from, to *mail.Address, date time.Time) ([]byt
 			enc = enc[76:]
 		}
 		b.WriteString(enc)
+		b.WriteString("\r\n")
 	}
-	b.WriteString("\r\n")
 	return b.Bytes(), nil
 }
 
@@ -164,9 +170,8 @@ func fold(line string) string {
 	var b strings.Builder
 	n := 0 // length of the current line
 	for i, word := range strings.Split(line, " ") {
-		switch {
-		case i == 0:
-		case n+1+len(word) > maxHeaderLine && n > 1:
+		// i > 1: never between the field's name and its first word.
+		if i > 1 && n+1+len(word) > maxHeaderLine {
 			b.WriteString("\r\n")
 			n = 0
 		}
@@ -180,16 +185,16 @@ func fold(line string) string {
 	return b.String()
 }
 
-// oneLine replaces line breaks and tabs in a title with spaces: a header
-// holds one line.
+// oneLine replaces each run of line breaks and tabs in a title with a
+// space: a header holds one line.
 func oneLine(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	return strings.TrimSpace(strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		switch r {
 		case '\r', '\n', '\t', '\v', '\f', '\u2028', '\u2029', '\u0085':
-			return ' '
+			return true
 		}
-		return r
-	}, s))
+		return false
+	}), " "))
 }
 
 // crlf returns s with every line break as CRLF.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"heed/changes"
@@ -98,6 +99,9 @@ func (s *Sender) Send(ctx context.Context, m scheduler.Message) error {
 	}
 	if m.IdempotencyKey == "" {
 		return errors.New("webhook: message has no idempotency key")
+	}
+	if strings.ContainsFunc(m.IdempotencyKey, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return errors.New("webhook: idempotency key has control characters")
 	}
 	if m.UnsubscribeURL == "" {
 		return errors.New("webhook: message has no unsubscribe URL")
