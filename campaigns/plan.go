@@ -48,10 +48,6 @@ var (
 	spread    = 26 * time.Hour
 )
 
-// redispatchAfter is how long an undispatched run waits before Due hands it
-// out again: long enough for the planner that created it to queue it.
-const redispatchAfter = time.Minute
-
 // Due returns the occurrences to plan at now: for each active campaign,
 // every occurrence whose first due time (at UTC+14) is within the
 // lookahead and whose window has not closed everywhere, that has no run
@@ -69,7 +65,7 @@ func (s *Service) Due(ctx context.Context, now time.Time) ([]engine.PlanJob, err
 			return nil, err
 		}
 		for _, r := range runs {
-			if !r.Dispatched && now.Sub(r.CreatedAt) >= redispatchAfter && c.Status != StatusEnded {
+			if !r.Dispatched && now.Sub(r.CreatedAt) >= s.opts.RedispatchAfter && c.Status != StatusEnded {
 				jobs = append(jobs, r.job())
 			}
 		}

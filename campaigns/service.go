@@ -66,6 +66,10 @@ type Options struct {
 	// Lookahead is how long before its first due time an occurrence is
 	// planned; zero: one hour.
 	Lookahead time.Duration
+	// RedispatchAfter is how long a run may stay unqueued (Redis was down,
+	// or the planner that created it crashed) before Due hands it out
+	// again; zero: a minute.
+	RedispatchAfter time.Duration
 }
 
 // Service manages campaigns: definitions and their life, previews, planning
@@ -90,6 +94,9 @@ func NewService(store Store, ledger Ledger, caps CapSource, opts Options, log *s
 	}
 	if opts.Lookahead <= 0 {
 		opts.Lookahead = time.Hour
+	}
+	if opts.RedispatchAfter <= 0 {
+		opts.RedispatchAfter = time.Minute
 	}
 	return &Service{store: store, ledger: ledger, caps: caps, opts: opts, log: log}
 }

@@ -2,9 +2,13 @@ package scheduler_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -23,6 +27,7 @@ import (
 	"heed/internal/redistest"
 	"heed/policies"
 	"heed/scheduler"
+	"heed/scheduler/webhook"
 )
 
 // TestPlanningLoad plans one occurrence of a campaign for HEED_PLAN_USERS
@@ -223,4 +228,248 @@ func loadUsers(t *testing.T, ctx context.Context, db *badgerstore.DB, n int) {
 	}
 	wg.Wait()
 	t.Logf("loaded %d users in %s", n, time.Since(start).Round(time.Second))
+}
+
+// TestDeliveryLoad measures delivery end to end: HEED_DELIVERY_RATE
+// messages due every second for HEED_DELIVERY_SECONDS seconds (one
+// campaign a second, each for its own region's shoppers), each taken
+// through the send-time decision, the caps, the ledger and a signed
+// webhook to a local sink. It reports throughput, lateness against the
+// due time, duplicates and early sends, next to a baseline measured in the
+// same run: the same webhook sender posting to the same sink with nothing
+// else. While the load runs, it withdraws consent for shoppers due later
+// and reports the largest gap between a withdrawal's acknowledgement and a
+// message that still reached that shopper (decided before it).
+//
+//	HEED_DELIVERY_RATE=3000 HEED_DELIVERY_SECONDS=20 go test -run TestDeliveryLoad -v -timeout 30m ./scheduler/
+func TestDeliveryLoad(t *testing.T) {
+	rate, _ := strconv.Atoi(os.Getenv("HEED_DELIVERY_RATE"))
+	secs, _ := strconv.Atoi(os.Getenv("HEED_DELIVERY_SECONDS"))
+	if rate <= 0 || secs <= 0 {
+		t.Skip("set HEED_DELIVERY_RATE and HEED_DELIVERY_SECONDS to run the delivery load test")
+	}
+	ctx := engine.SystemContext(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pol, err := policies.New(ctx, policies.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := engine.NewService(db, pol, engine.Options{}, log)
+	sink := newLoadSink()
+	defer sink.srv.Close()
+	wh := webhook.New(webhook.Options{URL: sink.srv.URL, Secret: secret})
+
+	// Baseline: the sender alone, 128 at a time (as many as the workers).
+	base := sink.count()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 128 {
+		wg.Go(func() {
+			for i := 0; time.Since(start) < 3*time.Second; i++ {
+				m := scheduler.Message{DeliveryID: fmt.Sprint(w, i), IdempotencyKey: fmt.Sprintf("base-%d-%d", w, i), User: "base",
+					Channel: engine.ChannelPush, Title: "t", Body: "b", UnsubscribeURL: "http://heed.test/u", SentAt: time.Now()}
+				if err := wh.Send(ctx, m); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	baseRate := float64(sink.count()-base) / time.Since(start).Seconds()
+	t.Logf("baseline: the webhook sender alone posts %.0f messages/s to the sink", baseRate)
+
+	// Shoppers: rate per region, one region per second of the load.
+	n := rate * secs
+	var next atomic.Int64
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				id := engine.UserID(fmt.Sprintf("d%07d", i))
+				if _, err := db.PutUser(ctx, id, engine.Profile{Region: fmt.Sprintf("r%03d", i/rate), TimeZone: "Asia/Shanghai"}, time.Now()); err != nil {
+					t.Error(err)
+					return
+				}
+				rec := engine.ConsentRecord{ID: engine.NewID("con_"), User: id, Purpose: engine.PurposeMarketing, Channel: engine.ChannelPush,
+					Status: engine.StatusGranted, RecordedAt: time.Now()}
+				if err := db.AppendConsents(ctx, id, []engine.ConsentRecord{rec}, engine.Effects{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	camp := campaigns.NewService(db, svc, pol, campaigns.Options{Lookahead: time.Hour,
+		UnsubscribeURL: func(d engine.Delivery) string { return "http://heed.test/unsubscribe/" + d.ID }}, log)
+	s := scheduler.New(rdb, camp, camp, db, scheduler.Options{Namespace: "dl", Senders: map[engine.Channel]scheduler.Sender{engine.ChannelPush: wh}}, log)
+	defer s.Close()
+	sctx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { s.Run(sctx); close(stopped) }()
+	defer func() { stop(); <-stopped }()
+
+	t0 := time.Now().Add(time.Duration(15+n/20000) * time.Second).Truncate(time.Second)
+	for k := range secs {
+		c, err := camp.Create(ctx, campaigns.Campaign{Name: fmt.Sprint("load ", k), Kind: campaigns.KindSegment,
+			Offer:    campaigns.Offer{Type: campaigns.OfferDiscount, PercentOff: 10},
+			Audience: campaigns.Audience{Regions: []string{fmt.Sprintf("r%03d", k)}},
+			Channels: []engine.Channel{engine.ChannelPush},
+			Schedule: campaigns.Schedule{SendAt: t0.Add(time.Duration(k) * time.Second).UTC().Format(time.RFC3339)},
+			Message:  campaigns.Message{Title: "{{.Offer}}", Body: "{{.Offer}} {{.Code}}"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := camp.Transition(ctx, c.ID, campaigns.StatusActive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := camp.Due(ctx, time.Now())
+	if err != nil || len(jobs) != secs {
+		t.Fatalf("due: %d jobs, %v", len(jobs), err)
+	}
+	for _, j := range jobs {
+		if err := s.Dispatch(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait for planning, then withdraw consent for some shoppers of the
+	// last seconds while the first ones are being sent.
+	for sink.count()-base == 0 && time.Now().Before(t0.Add(time.Minute)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if time.Now().After(t0.Add(2 * time.Second)) {
+		t.Logf("warning: the first message arrived at %s, planning took past the first due time", time.Now().Sub(t0))
+	}
+	withdrawn := map[engine.UserID]time.Time{}
+	for k := secs / 2; k < secs; k++ {
+		for j := 0; j < 20; j++ {
+			id := engine.UserID(fmt.Sprintf("d%07d", k*rate+j*(rate/20)))
+			rec := engine.ConsentRecord{ID: engine.NewID("con_"), User: id, Purpose: engine.PurposeMarketing, Channel: engine.ChannelPush,
+				Status: engine.StatusWithdrawn, RecordedAt: time.Now()}
+			if _, err := svc.RecordConsents(ctx, id, []engine.ConsentRecord{rec}); err != nil {
+				t.Fatal(err)
+			}
+			withdrawn[id] = time.Now() // acknowledged
+		}
+	}
+	deadline := t0.Add(time.Duration(secs)*time.Second + 3*time.Minute)
+	want := n - len(withdrawn)
+	for sink.count()-base < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // room for a late duplicate
+
+	got := sink.snapshot()
+	var first, last time.Time
+	var lateness []time.Duration
+	dups, early, afterWithdrawal := 0, 0, 0
+	var worstGap time.Duration
+	for key, r := range got {
+		if strings.HasPrefix(key, "base-") {
+			continue
+		}
+		dups += r.n - 1
+		if first.IsZero() || r.at.Before(first) {
+			first = r.at
+		}
+		if r.at.After(last) {
+			last = r.at
+		}
+		k, _ := strconv.Atoi(strings.TrimPrefix(string(r.user), "d"))
+		due := t0.Add(time.Duration(k/rate) * time.Second)
+		if r.at.Before(due) {
+			early++
+		}
+		lateness = append(lateness, r.at.Sub(due))
+		if ack, ok := withdrawn[r.user]; ok && r.at.After(ack) {
+			afterWithdrawal++
+			worstGap = max(worstGap, r.at.Sub(ack))
+		}
+	}
+	slices.Sort(lateness)
+	sent := len(lateness)
+	pct := func(p float64) time.Duration {
+		if sent == 0 {
+			return 0
+		}
+		return lateness[min(sent-1, int(p*float64(sent)))]
+	}
+	thr := float64(sent) / last.Sub(t0).Seconds()
+	t.Logf("delivered %d of %d messages (%d withdrawn before their turn) due over %d s: %.0f deliveries/s from the first due time to the last message (%.2fx the baseline sender)",
+		sent, n, len(withdrawn), secs, thr, thr/baseRate)
+	t.Logf("lateness against the due second: p50 %s, p99 %s, max %s; duplicates %d; early %d",
+		pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond), dups, early)
+	t.Logf("withdrawals: %d acknowledged during the load; %d of those shoppers still got the message (decided before the withdrawal), the latest %s after it",
+		len(withdrawn), afterWithdrawal, worstGap.Round(time.Millisecond))
+	if dups != 0 || early != 0 {
+		t.Errorf("%d duplicates and %d early sends; want none", dups, early)
+	}
+	if sent < want {
+		t.Errorf("%d messages arrived, want %d", sent, want)
+	}
+}
+
+// A loadSink records the messages it receives, by idempotency key.
+type loadSink struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]loadReceipt
+	n   atomic.Int64
+}
+
+type loadReceipt struct {
+	user engine.UserID
+	at   time.Time
+	n    int
+}
+
+func newLoadSink() *loadSink {
+	s := &loadSink{got: map[string]loadReceipt{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		at := time.Now()
+		var m struct {
+			Key  string        `json:"idempotency_key"`
+			User engine.UserID `json:"user_id"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		r := s.got[m.Key]
+		if r.n == 0 {
+			r.user, r.at = m.User, at
+		}
+		r.n++
+		s.got[m.Key] = r
+		s.mu.Unlock()
+		s.n.Add(1)
+	}))
+	return s
+}
+
+// count is how many distinct messages arrived.
+func (s *loadSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+func (s *loadSink) snapshot() map[string]loadReceipt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.got)
 }

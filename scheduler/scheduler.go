@@ -75,8 +75,11 @@ type Options struct {
 	// BatchSize is how many contacts one delivery task carries; zero: 100.
 	BatchSize int
 	// MaxAttempts is how often a channel is tried for one delivery before
-	// it counts as failed; zero: 5.
+	// it counts as failed; zero: 5. RetryBase scales the wait between
+	// attempts (n² × RetryBase after the nth, up to 15 minutes, or the
+	// provider's Retry-After if longer); zero: 10 s.
 	MaxAttempts int
+	RetryBase   time.Duration
 	// Senders deliver through each channel; a channel without one fails
 	// its deliveries.
 	Senders map[engine.Channel]Sender
@@ -109,6 +112,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 10 * time.Second
 	}
 	if o.SweepAfter <= 0 {
 		o.SweepAfter = 2 * time.Minute

@@ -181,7 +181,7 @@ func (s *Scheduler) deliverOne(ctx context.Context, c engine.Contact) error {
 			UnsubscribeURL: out.UnsubscribeURL, SentAt: s.opts.Now().UTC()}
 		res.Err = sender.Send(ctx, msg)
 		if ok, after := Retryable(res.Err); ok && d.Attempts+1 < s.opts.MaxAttempts {
-			res.RetryAt = s.opts.Now().Add(max(after, backoff(d.Attempts+1)))
+			res.RetryAt = s.opts.Now().Add(max(after, s.backoff(d.Attempts+1)))
 		}
 	}
 	// Record the outcome even if ctx ended meanwhile: the message may
@@ -193,10 +193,10 @@ func (s *Scheduler) deliverOne(ctx context.Context, c engine.Contact) error {
 	return s.settled(ctx, fin)
 }
 
-// backoff is the wait before channel attempt n+1 after n failed: 10 s,
-// 40 s, 1.5 min, 2.7 min, ... up to 15 min.
-func backoff(n int) time.Duration {
-	return min(time.Duration(n*n)*10*time.Second, 15*time.Minute)
+// backoff is the wait before channel attempt n+1 after n failed: with
+// the default base 10 s, 40 s, 1.5 min, 2.7 min, ... up to 15 min.
+func (s *Scheduler) backoff(n int) time.Duration {
+	return min(time.Duration(n*n)*s.opts.RetryBase, 15*time.Minute)
 }
 
 // settled counts a delivery that is final, and queues one that waits (a
