@@ -222,7 +222,7 @@ func DecisionIDFrom(ctx context.Context) string {
 // one consistent view.
 type DeliveryFacts struct {
 	Found   bool // the user exists (an erased user does not)
-	User    User
+	User    User // without identities: the decision needs none
 	Prefs   Preferences
 	Records []ConsentRecord // the user's marketing records, append order
 	// Recent are the user's sends of the last eight days, oldest first,

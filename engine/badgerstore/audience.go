@@ -44,8 +44,11 @@ func (db *DB) UserBounds(ctx context.Context, n int) ([]engine.UserID, error) {
 }
 
 // ScanUserFacts returns the facts of the users of q in one read
-// transaction: one iterator walks the users and a second seeks through the
-// ledger beside it (both are in user order).
+// transaction. Planning scans every user, so it reads by walking, not
+// looking up: one iterator walks the users and others walk the ledger,
+// the preferences and the recent sends beside it (all are in user order),
+// each moving forward only, so every table block is read once, where a
+// lookup per user read (and decompressed) blocks again and again.
 func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.UserFacts, error) {
 	after, upto, limit := q.After, q.Upto, q.Limit
 	var out []engine.UserFacts
@@ -57,8 +60,13 @@ func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.
 	err := db.view(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pUser), PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
-		led := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pConsent)})
+		led := walk(txn, pConsent, start)
 		defer led.Close()
+		prefs := walk(txn, pPrefs, start)
+		defer prefs.Close()
+		recent := walk(txn, pRecentSends, start)
+		defer recent.Close()
+		var k []byte
 		for it.Seek(start); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -72,11 +80,15 @@ func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.
 			if err := item.Value(func(v []byte) error { return unmarshal(item.Key(), v, &f.User) }); err != nil {
 				return err
 			}
-			var err error
-			if f.Prefs, err = getPreferences(txn, id); err != nil {
+			k = append(append(k[:0], pPrefs...), id...)
+			if ok, err := valueAt(prefs, k, &f.Prefs); err != nil {
 				return err
+			} else if !ok {
+				f.Prefs = engine.DefaultPreferences()
 			}
-			entries, err := ledgerEntries(ctx, led, id, append(userRange(pConsent, id), code))
+			k = append(append(append(k[:0], pConsent...), id...), 0, code)
+			seekForward(led, k)
+			entries, err := ledgerHere(ctx, led, id, k)
 			if err != nil {
 				return err
 			}
@@ -95,7 +107,8 @@ func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.
 					}
 				}
 			}
-			if f.Recent, err = getRecent(txn, id); err != nil {
+			k = append(append(k[:0], pRecentSends...), id...)
+			if _, err := valueAt(recent, k, &f.Recent); err != nil {
 				return err
 			}
 			out = append(out, f)
@@ -106,6 +119,39 @@ func (db *DB) ScanUserFacts(ctx context.Context, q engine.FactsQuery) ([]engine.
 		return nil, fmt.Errorf("scan user facts: %w", err)
 	}
 	return out, nil
+}
+
+// walk returns an iterator over prefix, at the first key of the user at
+// start (a u/ key) or after.
+func walk(txn *badger.Txn, prefix string, start []byte) *badger.Iterator {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+	it.Seek(append([]byte(prefix), start[len(pUser):]...))
+	return it
+}
+
+// seekForward moves it forward to the first key at or after target: by
+// stepping when target is near (the next user's keys usually are), by
+// seeking otherwise. it must not be past target's range already, which
+// holds while targets ascend.
+func seekForward(it *badger.Iterator, target []byte) {
+	for range 16 {
+		if !it.Valid() || bytes.Compare(it.Item().Key(), target) >= 0 {
+			return
+		}
+		it.Next()
+	}
+	it.Seek(target)
+}
+
+// valueAt decodes the JSON value of key k into v and reports true if k is
+// there, moving it forward to it.
+func valueAt(it *badger.Iterator, k []byte, v any) (bool, error) {
+	seekForward(it, k)
+	if !it.Valid() || !bytes.Equal(it.Item().Key(), k) {
+		return false, nil
+	}
+	item := it.Item()
+	return true, item.Value(func(b []byte) error { return unmarshal(item.Key(), b, v) })
 }
 
 var _ engine.AudienceStore = (*DB)(nil)

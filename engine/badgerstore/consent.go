@@ -225,9 +225,16 @@ func scanLedgerEntries(ctx context.Context, txn *badger.Txn, id engine.UserID, p
 // ledgerEntries reads the records of id under prefix with it, which may
 // serve other prefixes too (it seeks to prefix and stops at its end).
 func ledgerEntries(ctx context.Context, it *badger.Iterator, id engine.UserID, prefix []byte) ([]ledgerEntry, error) {
+	it.Seek(prefix)
+	return ledgerHere(ctx, it, id, prefix)
+}
+
+// ledgerHere is ledgerEntries with it already at or before the first key
+// of prefix (seekForward put it there).
+func ledgerHere(ctx context.Context, it *badger.Iterator, id engine.UserID, prefix []byte) ([]ledgerEntry, error) {
 	var out []ledgerEntry
 	sorted := true
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	for ; it.ValidForPrefix(prefix); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

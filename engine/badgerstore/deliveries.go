@@ -137,10 +137,7 @@ func (db *DB) UpdateDelivery(ctx context.Context, c engine.Contact, decide func(
 		if err != nil {
 			return err
 		}
-		f.Found = true
-		if f.User.Identities, err = identities(ctx, txn, c.User); err != nil {
-			return err
-		}
+		f.Found = true // identities are not read: the decision needs none
 		if f.Prefs, err = getPreferences(txn, c.User); err != nil {
 			return err
 		}

@@ -39,6 +39,9 @@ const (
 	maxRetryAfter = time.Hour
 )
 
+// maxIdleConns bounds the connections a Sender keeps open to its endpoint.
+const maxIdleConns = 512
+
 // A Sender POSTs messages to one webhook endpoint. It is safe for
 // concurrent use.
 type Sender struct {
@@ -50,8 +53,14 @@ var _ scheduler.Sender = (*Sender)(nil)
 // New returns a Sender for o.
 func New(o Options) *Sender {
 	if o.Client == nil {
+		// Workers send hundreds of messages at once to one endpoint: keep
+		// that many connections open (Go keeps 2 per host by default, and
+		// dialing anew cost a twelfth of the CPU at 3,000 messages/s).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
 		o.Client = &http.Client{
 			Timeout:       defaultTimeout,
+			Transport:     tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
