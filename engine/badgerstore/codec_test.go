@@ -175,6 +175,8 @@ func TestEventCodec(t *testing.T) {
 		"purchase": {ID: "evt_2", Type: engine.EventPurchase, User: "u\u00e9", Order: "o-1", OccurredAt: at,
 			Items: []engine.LineItem{{Item: "a", Quantity: 2, Price: 9.99}, {Item: "b", Quantity: 1, Price: 0}}},
 		"search": {ID: "evt_3", Type: engine.EventSearch, User: "u", Query: "red shoes", OccurredAt: at},
+		"redeemed": {ID: "evt_4", Type: engine.EventPurchase, User: "u", OfferCode: "SAVE50", OccurredAt: at,
+			Items: []engine.LineItem{{Item: "a", Quantity: 1, Price: 300}}},
 	}
 	for name, e := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -190,7 +192,7 @@ func TestEventCodec(t *testing.T) {
 	}
 	e := tests["purchase"]
 	v := appendEvent(nil, &e)
-	for _, bad := range [][]byte{nil, {2}, v[:len(v)-1], append(v, 0)} {
+	for _, bad := range [][]byte{nil, {2}, {3}, v[:len(v)-1], append(v, 0)} {
 		if err := decodeEvent(eventKey(nil, "u", at, 1), bad, new(engine.Event), ""); err == nil {
 			t.Errorf("decode %v: no error", bad)
 		}

@@ -26,8 +26,14 @@ import (
 //	uvarint number of lines, then per line: string Item, uvarint Quantity,
 //	        8-byte little-endian IEEE 754 Price
 //
+// Version 2, for a purchase that redeemed an offer, is version 1 with 0x02
+// first and then one more string, OfferCode.
+//
 // Strings are as in the consent codec (codec.go).
-const eventCodecV1 = 1
+const (
+	eventCodecV1 = 1
+	eventCodecV2 = 2
+)
 
 // eventSuffixLen is the length of <at><seq> after ev/<user>\x00.
 const eventSuffixLen = 16
@@ -44,7 +50,11 @@ func eventKey(b []byte, id engine.UserID, at time.Time, seq uint64) []byte {
 
 // appendEvent appends the encoding of e (its User and OccurredAt excepted).
 func appendEvent(b []byte, e *engine.Event) []byte {
-	b = append(b, eventCodecV1)
+	version := byte(eventCodecV1)
+	if e.OfferCode != "" {
+		version = eventCodecV2
+	}
+	b = append(b, version)
 	for _, s := range [...]string{e.ID, string(e.Type), string(e.Item), e.Order, e.Query, string(e.Touchpoint), e.Region} {
 		b = appendString(b, s)
 	}
@@ -53,6 +63,9 @@ func appendEvent(b []byte, e *engine.Event) []byte {
 		b = appendString(b, string(l.Item))
 		b = binary.AppendUvarint(b, uint64(max(l.Quantity, 0)))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(l.Price))
+	}
+	if version == eventCodecV2 {
+		b = appendString(b, e.OfferCode)
 	}
 	return b
 }
@@ -66,7 +79,7 @@ func appendEvent(b []byte, e *engine.Event) []byte {
 // vocabularies, are the package's constants.
 func decodeEvent(k, v []byte, e *engine.Event, user engine.UserID) error {
 	n := len(k) - eventSuffixLen - 1
-	if n <= len(pEvent) || k[n] != 0 || len(v) == 0 || v[0] != eventCodecV1 {
+	if n <= len(pEvent) || k[n] != 0 || len(v) == 0 || (v[0] != eventCodecV1 && v[0] != eventCodecV2) {
 		return fmt.Errorf("badgerstore: corrupt event %q", k)
 	}
 	if u := k[len(pEvent):n]; user != "" && string(u) == string(user) {
@@ -100,6 +113,10 @@ func decodeEvent(k, v []byte, e *engine.Event, user engine.UserID) error {
 		}
 		l.Price = math.Float64frombits(binary.LittleEndian.Uint64([]byte(d.s[:8])))
 		d.s = d.s[8:]
+	}
+	e.OfferCode = ""
+	if v[0] == eventCodecV2 {
+		e.OfferCode = d.string()
 	}
 	if d.bad || len(d.s) != 0 {
 		return fmt.Errorf("badgerstore: corrupt event %q", k)
@@ -183,7 +200,7 @@ func (db *DB) AppendEvents(ctx context.Context, b engine.EventBatch) error {
 		if e.ID == "" || e.User == "" || e.OccurredAt.IsZero() {
 			return engine.Invalid(fmt.Sprintf("events[%d]", i), "needs an id, a user and a time")
 		}
-		size += len(pEvent) + len(e.User) + 1 + eventSuffixLen + 64 + len(e.ID) + len(e.Item) + len(e.Order) +
+		size += len(pEvent) + len(e.User) + 1 + eventSuffixLen + 64 + len(e.ID) + len(e.Item) + len(e.Order) + len(e.OfferCode) +
 			len(e.Query) + len(e.Region) + 32*len(e.Items)
 	}
 	// Keys and values are built once, outside the transaction function,
