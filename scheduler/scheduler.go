@@ -224,8 +224,8 @@ func (s *Scheduler) lead(ctx context.Context) {
 	}
 }
 
-// Tick plans what is due and re-queues lost deliveries, once; the leader
-// calls it every PlanEvery. Exposed for tests and for heed's run-now path.
+// tick plans what is due and re-queues lost deliveries, once; the leader
+// calls it every PlanEvery.
 func (s *Scheduler) tick(ctx context.Context) {
 	now := s.opts.Now()
 	jobs, err := s.planner.Due(ctx, now)
