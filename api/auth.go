@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -43,13 +44,19 @@ type tokenVerifier interface {
 	VerifyToken(token string) (engine.UserID, error)
 }
 
-// authenticate resolves the bearer credential to an Actor and puts it in
-// the request context. No, unknown or expired credentials are 401. The
+// authenticate resolves the bearer credential (or, without one, a page's
+// session cookie, session.go) to an Actor and puts it in the request
+// context. No, unknown or expired credentials are 401. The
 // answers hold personal data or tokens: no cache may keep them.
-func authenticate(keys keyring, tokens tokenVerifier) gin.HandlerFunc {
+func authenticate(keys keyring, tokens tokenVerifier, ss sessions) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		a, err := resolveActor(c.GetHeader("Authorization"), keys, tokens)
+		if errors.Is(err, errNoCredentials) { // a page's request: the session cookie
+			if ca, ok, cerr := ss.fromCookie(c); ok {
+				a, err = ca, cerr
+			}
+		}
 		if err != nil {
 			_ = c.Error(err)
 			c.Abort()

@@ -37,6 +37,7 @@ func TestSchemasMatchTypes(t *testing.T) {
 		"LineItem":           engine.LineItem{},
 		"Event":              engine.Event{},
 		"EventBatch":         eventBatch{},
+		"SignIn":             signIn{},
 		"CampaignInput":      campaigns.Campaign{},
 		"Offer":              campaigns.Offer{},
 		"Audience":           campaigns.Audience{},

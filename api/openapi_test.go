@@ -355,7 +355,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"interests.read", "interests.write", "activity.read", "tokens.issue", "notices.read", "notices.write",
 		"policies.read", "policies.write", "decisions.read", "decisions.query",
 		"items.write", "events.write", "recommendations.read", "recommender.read", "recommender.train",
-		"campaigns.read", "campaigns.write", "worker.run"}
+		"campaigns.read", "campaigns.write", "worker.run", "session.read"}
 	used := map[string]bool{}
 	ids := map[string]bool{}
 	for p, ops := range h.doc.Paths {

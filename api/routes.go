@@ -309,6 +309,27 @@ func (sv *server) routes() []route {
 
 		// Unsubscribe links (RFC 8058): no credentials, the signed token is
 		// the proof. A bad token is a 404 that does not say why.
+		// Pages: served to everyone, showing nothing until their script has
+		// a session (session.go).
+		{method: "GET", path: "/me", id: "mePage", tag: "pages",
+			summary: "The shopper's preference center. With ?token= (a shopper token), it signs the shopper in and redirects (303) to /me.",
+			params: []param{query("token", "ShopperToken", "A shopper token, once, from the storefront's link.")},
+			status: ok, resp: []media{{"text/html", "HTMLPage"}}, handler: handlePage("me.html", s, sv.sessions)},
+		{method: "GET", path: "/console", id: "consolePage", tag: "pages", summary: "The merchandiser's console.",
+			status: ok, resp: []media{{"text/html", "HTMLPage"}}, handler: handlePage("console.html", s, sv.sessions)},
+		{method: "GET", path: "/assets/:name", id: "pageAsset", tag: "pages", summary: "The pages' scripts and styles.",
+			status: ok, resp: []media{{"text/javascript", "AssetText"}, {"text/css", "AssetText"}}, errors: []int{404}, handler: handleAsset()},
+		{method: "POST", path: "/me/session", id: "meSignIn", tag: "pages",
+			summary: "Sign a shopper in to /me with a shopper token: sets the HttpOnly session cookie and the CSRF cookie.",
+			body:    jsonBody("SignIn"), status: none, errors: []int{401, 403}, handler: handleSignIn(false, sv.keys, s, sv.sessions)},
+		{method: "POST", path: "/console/session", id: "consoleSignIn", tag: "pages",
+			summary: "Sign in to /console with a merchandiser, marketing or admin key: sets the session and CSRF cookies.",
+			body:    jsonBody("SignIn"), status: none, errors: []int{401, 403}, handler: handleSignIn(true, sv.keys, s, sv.sessions)},
+		{method: "POST", path: "/session/delete", id: "signOut", tag: "pages", summary: "Sign out of the pages: clears the cookies.",
+			status: none, errors: []int{403}, handler: handleSignOut(sv.sessions)},
+		{method: "GET", path: "/v1/session", action: "session.read", id: "getSession", tag: "pages",
+			summary: "Who the caller is: the role, and the user of a shopper.",
+			status:  ok, resp: jsonBody("Session"), handler: handleSessionInfo()},
 		{method: "GET", path: "/unsubscribe/:token", id: "unsubscribePage", tag: "campaigns",
 			summary: "A page (Chinese and English) that offers to withdraw marketing on the link's channel; it changes nothing.",
 			status:  ok, resp: []media{{"text/html", "HTMLPage"}}, errors: []int{404}, handler: handleUnsubscribePage(s)},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,14 +44,19 @@ type Config struct {
 	// Namespace is what heed worker processes name their queues by (the
 	// store's instance id), told them by GET /v1/worker.
 	Namespace string
+	// SessionSecret signs the pages' session cookies (/me, /console);
+	// empty: a random one, so sessions end with the process.
+	SessionSecret []byte
 }
 
 // DefaultMaxBody bounds request bodies when Config.MaxBody is zero.
 const DefaultMaxBody = 1 << 20
 
 type server struct {
-	cfg Config
-	doc []byte // the OpenAPI document, set before serving
+	cfg      Config
+	doc      []byte // the OpenAPI document, set before serving
+	keys     keyring
+	sessions sessions
 }
 
 // NewServer returns heed's HTTP handler, a gin engine. The caller sets gin's
@@ -68,7 +74,11 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	sv := &server{cfg: cfg}
+	if len(cfg.SessionSecret) == 0 {
+		cfg.SessionSecret = make([]byte, 32)
+		rand.Read(cfg.SessionSecret)
+	}
+	sv := &server{cfg: cfg, keys: newKeyring(cfg.Keys, cfg.Log), sessions: sessions{secret: cfg.SessionSecret}}
 	rs := sv.routes()
 	doc, err := openAPI(rs)
 	if err != nil {
@@ -84,7 +94,7 @@ func NewServer(cfg Config) http.Handler {
 	r.NoRoute(unrouted(rs))
 	r.NoMethod(unrouted(rs))
 
-	auth := authenticate(newKeyring(cfg.Keys, cfg.Log), cfg.Service)
+	auth := authenticate(sv.keys, cfg.Service, sv.sessions)
 	for _, rt := range rs {
 		if rt.action == "" && strings.HasPrefix(rt.path, "/v1/") {
 			panic(fmt.Sprintf("api: %s %s has no authz action", rt.method, rt.path))

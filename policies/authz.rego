@@ -27,7 +27,7 @@ actions := {
 	"items.read", "items.write",
 	"events.write", "recommendations.read",
 	"recommender.read", "recommender.train",
-	"worker.run",
+	"worker.run", "session.read",
 }
 
 # The actions that read or change one user's data.
@@ -50,6 +50,7 @@ grants := {
 		"notices.read",
 		"items.read", "items.write",
 		"events.write", "recommendations.read",
+		"session.read",
 	},
 	"merchandiser": console,
 	"marketing": console,
@@ -59,10 +60,11 @@ grants := {
 		"preferences.read", "preferences.write",
 		"interests.read", "interests.write",
 		"activity.read", "recommendations.read", "notices.read",
+		"session.read",
 	},
 }
 
-console := {"campaigns.read", "campaigns.write", "items.read", "recommendations.read", "recommender.read", "notices.read", "policies.read"}
+console := {"campaigns.read", "campaigns.write", "items.read", "recommendations.read", "recommender.read", "notices.read", "policies.read", "session.read"}
 
 # A request may omit subject and owner (JSON omitempty); both default to "".
 subject := object.get(input, "subject", "")
@@ -77,7 +79,7 @@ allow if {
 }
 
 # Only a shopper token is bound to one user: it reaches that user's data, and
-# notices, which belong to no user.
+# what belongs to no user: notices, and who the caller is.
 reaches_owner if input.role != "shopper"
 
 reaches_owner if {
@@ -87,7 +89,7 @@ reaches_owner if {
 
 reaches_owner if {
 	owner == ""
-	input.action == "notices.read"
+	input.action in {"notices.read", "session.read"}
 }
 
 # reasons explains a denial in plain words.

@@ -193,6 +193,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		Campaigns: camp,
 		Dispatch:  sched.Dispatch,
 		Namespace: db.Instance(),
+		// Page sessions outlive a restart, signed like shopper tokens (each
+		// under a domain of its own).
+		SessionSecret: sec.TokenSecret,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.InfoContext(ctx, "heed is serving", "addr", ln.Addr().String(), "version", version)
