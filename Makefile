@@ -21,6 +21,7 @@ run: deps
 	./bin/heed serve $(ARGS)
 
 test: export REQUIRE_REDIS := 1
+test: export REQUIRE_CHROMIUM := 1
 test: export CGO_ENABLED := 1
 test: deps
 	go vet ./...

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what heed needs to build, test and run, when it is missing:
-# Go (checked, not installed), the module cache, gcc (for go test -race) and
-# redis-server (Debian's package). `scripts/deps.sh wrk` also installs wrk,
+# Go (checked, not installed), the module cache, gcc (for go test -race),
+# redis-server and chromium (Debian's packages; chromium for the page tests). `scripts/deps.sh wrk` also installs wrk,
 # for load tests. Safe to run again: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +57,11 @@ fi
 redis_version=$(redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
 if [ -n "$redis_version" ] && ! version_ge "$redis_version" 6.2; then
   die "redis-server $redis_version is too old: heed needs 6.2 or newer (or set HEED_REDIS to a newer Redis)"
+fi
+
+# chromium: the page tests (/me, /console) drive a headless Chromium.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  apt_install chromium
 fi
 
 for extra in "$@"; do
