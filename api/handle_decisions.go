@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,5 +54,34 @@ func handleDecisionGet(s decisionGetter) gin.HandlerFunc {
 			return
 		}
 		c.JSON(http.StatusOK, d)
+	}
+}
+
+type recentDecider interface {
+	RecentDecisions(ctx context.Context, limit int) ([]engine.Decision, error)
+}
+
+// handleDecisionList answers the newest logged decisions: GET
+// /v1/decisions?limit= (admin).
+func handleDecisionList(s recentDecider) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		limit := 50
+		if v := c.Query("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				fail(c, engine.Invalid("limit", "%q is not a number", v))
+				return
+			}
+			limit = n
+		}
+		ds, err := s.RecentDecisions(c.Request.Context(), limit)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if ds == nil {
+			ds = []engine.Decision{}
+		}
+		c.JSON(http.StatusOK, gin.H{"decisions": ds})
 	}
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,4 +117,20 @@ func TestDecisions(t *testing.T) {
 	wantProblem(t, h.do(req{method: "POST", path: "/v1/decisions", auth: adminKey, body: map[string]any{"path": "heed/no such"}}), http.StatusBadRequest, "path")
 	wantProblem(t, h.do(req{method: "POST", path: "/v1/decisions", auth: adminKey, body: `{"path": 1}`}), http.StatusBadRequest, "path")
 	wantProblem(t, h.get("/v1/decisions/"+id, storeKey), http.StatusForbidden)
+
+	// The newest decisions, newest first, for the console's admin view.
+	r = h.get("/v1/decisions?limit=30", adminKey)
+	want(t, r, http.StatusOK)
+	var recent struct {
+		Decisions []map[string]any `json:"decisions"`
+	}
+	r.decode(t, &recent)
+	if len(recent.Decisions) < 5 || len(recent.Decisions) > 30 {
+		t.Fatalf("recent decisions: %s", r.body)
+	}
+	if !slices.ContainsFunc(recent.Decisions, func(d map[string]any) bool { return d["decision_id"] == id }) {
+		t.Errorf("the newest decisions lack %s: %s", id, r.body)
+	}
+	wantProblem(t, h.get("/v1/decisions?limit=0", adminKey), http.StatusBadRequest, "limit")
+	wantProblem(t, h.get("/v1/decisions", merchKey), http.StatusForbidden)
 }

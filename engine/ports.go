@@ -64,6 +64,8 @@ type Store interface {
 	// LogDecision queues d for the decision log without waiting for disk.
 	LogDecision(d Decision)
 	Decision(ctx context.Context, id string) (Decision, error)
+	// RecentDecisions returns up to limit logged decisions, newest first.
+	RecentDecisions(ctx context.Context, limit int) ([]Decision, error)
 
 	// PutItems creates or replaces catalog items.
 	PutItems(ctx context.Context, items []Item) error

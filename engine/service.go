@@ -162,6 +162,19 @@ func (s *Service) Decision(ctx context.Context, id string) (Decision, error) {
 	return s.store.Decision(ctx, id)
 }
 
+// RecentDecisions returns up to limit (1 to MaxRecentDecisions) logged
+// decisions, newest first, for an admin's view of what the policies
+// decided.
+func (s *Service) RecentDecisions(ctx context.Context, limit int) ([]Decision, error) {
+	if limit < 1 || limit > MaxRecentDecisions {
+		return nil, Invalid("limit", "must be between 1 and %d", MaxRecentDecisions)
+	}
+	return s.store.RecentDecisions(ctx, limit)
+}
+
+// MaxRecentDecisions bounds RecentDecisions.
+const MaxRecentDecisions = 500
+
 // Query evaluates any policy rule for an admin (POST /v1/decisions) and logs
 // the decision.
 func (s *Service) Query(ctx context.Context, path string, input any) (any, Decision, error) {

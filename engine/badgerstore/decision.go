@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,4 +318,72 @@ func awaitFlush(ctx context.Context, req chan<- chan struct{}, done <-chan struc
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// RecentDecisions returns up to limit logged decisions, newest first:
+// the queue is written out first, then the newest hourly segments are read
+// backwards. Erased decisions are left out. It reads at most the last
+// recentTail bytes of each segment, which holds thousands of decisions.
+func (db *DB) RecentDecisions(ctx context.Context, limit int) ([]engine.Decision, error) {
+	if err := db.dec.flush(ctx); err != nil {
+		return nil, err
+	}
+	names, err := os.ReadDir(db.dec.segs.dir)
+	if err != nil {
+		return nil, fmt.Errorf("recent decisions: %w", err)
+	}
+	var files []string
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), ".ndjson") {
+			files = append(files, e.Name())
+		}
+	}
+	slices.Sort(files) // hour numbers of equal width: newest last
+	var out []engine.Decision
+	for i := len(files) - 1; i >= 0 && len(out) < limit; i-- {
+		lines, err := tail(filepath.Join(db.dec.segs.dir, files[i]), recentTail)
+		if err != nil {
+			return nil, fmt.Errorf("recent decisions: %w", err)
+		}
+		for j := len(lines) - 1; j >= 0 && len(out) < limit; j-- {
+			if len(lines[j]) == 0 || lines[j][0] != '{' { // erased, or cut by the tail
+				continue
+			}
+			var d engine.Decision
+			if json.Unmarshal(lines[j], &d) == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// recentTail bounds what RecentDecisions reads of one segment.
+const recentTail = 1 << 20
+
+// tail returns the complete lines of the last n bytes of the file.
+func tail(path string, n int64) ([][]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) { // expired meanwhile
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(fi.Size()-n, 0)
+	b := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if off > 0 { // the first line is cut: drop it
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return bytes.Split(bytes.TrimRight(b, "\n"), []byte{'\n'}), nil
 }
