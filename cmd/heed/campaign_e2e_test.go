@@ -134,9 +134,9 @@ func ledger(t *testing.T, p *heedProc, id string) map[string][2]string {
 // a message sent just before the kill is sent again under its key, as
 // at-least-once channels do; the key is what makes it the same message.)
 func TestKilledMidBurstDeliversEachOnce(t *testing.T) {
-	const users = 150
+	const users = 300
 	rs := redistest.Start(t)
-	sink := newDeliverySink(t, 15*time.Millisecond)
+	sink := newDeliverySink(t, 100*time.Millisecond) // slow enough that the kill lands mid-burst
 	env := []string{"HEED_REDIS=" + rs.URL(), "HEED_CHANNELS=push=" + sink.srv.URL, "HEED_SEND_LEASE=10s"}
 	data := t.TempDir()
 	p := startHeed(t, data, env...)
