@@ -59,9 +59,13 @@ if [ -n "$redis_version" ] && ! version_ge "$redis_version" 6.2; then
   die "redis-server $redis_version is too old: heed needs 6.2 or newer (or set HEED_REDIS to a newer Redis)"
 fi
 
-# chromium: the page tests (/me, /console) drive a headless Chromium.
+# chromium: the page tests (/me, /console) drive a headless Chromium; a
+# Chinese font, so that the pages' screenshots show their Chinese text.
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   apt_install chromium
+fi
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+  apt_install fonts-wqy-microhei
 fi
 
 for extra in "$@"; do

@@ -45,7 +45,9 @@ func newBrowser(tb testing.TB, width, height int) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	tb.Cleanup(func() { cancelTab(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser now
+	// Headless Chromium keeps windows at least 500 px wide: the viewport
+	// is set apart, so that the phone width is a phone's.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
 		tb.Fatalf("start chromium: %v", err)
 	}
 	return ctx
@@ -85,7 +87,7 @@ func screenshot(tb testing.TB, ctx context.Context, name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	png := get(tb, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	png := get(tb, ctx, "screenshot "+name, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		tb.Fatal(err)
 	}
