@@ -250,5 +250,6 @@ func (s *Service) change(ctx context.Context, id string, fn func(Campaign) (Camp
 // rules returns what the send-time decision needs of c.
 func (c Campaign) rules() engine.ContactRules {
 	return engine.ContactRules{Channels: c.Channels, Touchpoint: c.Touchpoint, OfferType: c.Offer.Type,
-		Cap: c.Cap, TimeZone: c.TimeZone, Paused: c.Status == StatusPaused, Ended: c.Status == StatusEnded}
+		Cap: c.Cap, TimeZone: c.TimeZone, Paused: c.Status == StatusPaused, Ended: c.Status == StatusEnded,
+		Offer: c.Name + " · " + c.Offer.Render("")}
 }

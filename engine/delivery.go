@@ -33,6 +33,9 @@ type ContactRules struct {
 	Cap        CampaignCap `json:"cap"`
 	// TimeZone is the zone of users who have none (IANA name; empty: UTC).
 	TimeZone string `json:"time_zone,omitempty"`
+	// Offer names the campaign and its offer for the shopper's usage log
+	// ("Birthday treat · 满300减50").
+	Offer string `json:"offer,omitempty"`
 	// Paused holds deliveries back (deferred by HoldFor, until the window
 	// ends); Ended suppresses them, campaign_ended. Neither asks the policy:
 	// the merchandiser, not the shopper, decided.
@@ -112,6 +115,7 @@ type Delivery struct {
 	IdempotencyKey string `json:"idempotency_key"` // passed to the channel; stable across retries
 	Contact
 	Status          DeliveryStatus `json:"status"`
+	Offer           string         `json:"offer,omitempty"` // the campaign and offer, as ContactRules.Offer
 	Channel         Channel        `json:"channel,omitempty"`
 	Reason          string         `json:"reason,omitempty"`
 	DecisionID      string         `json:"decision_id,omitempty"`

@@ -77,6 +77,7 @@ func (s *Service) AttemptDelivery(ctx context.Context, c Contact, r ContactRules
 		if !f.Exists {
 			d = newDelivery(c, now)
 		}
+		d.Offer = r.Offer
 		notBefore := c.Due
 		if d.DeferredUntil.After(notBefore) { // deferred, or a retry not yet due
 			notBefore = d.DeferredUntil
@@ -97,7 +98,7 @@ func (s *Service) AttemptDelivery(ctx context.Context, c Contact, r ContactRules
 			d.Status, d.Reason, d.DeferredUntil, d.UpdatedAt = DeliverySuppressed, reason, time.Time{}, now
 			e := s.activity(ctx, c.User, ActionMessageSuppress, "")
 			e.Purpose, e.Reason = PurposeMarketing, reason
-			e.Detail = fmt.Sprintf("campaign %s, occurrence %s: not sent (%s)", c.Campaign, c.Occurrence, reason)
+			e.Detail = fmt.Sprintf("campaign %s, occurrence %s: not sent (%s)", c.Campaign, c.Occurrence, reason) + offerNote(d)
 			return d, Effects{Activity: []ActivityEntry{e}}, true, nil
 		}
 		q, loc := s.deliveryQuestion(f, c, r, rules[PurposeMarketing], now)
@@ -131,6 +132,7 @@ func (s *Service) AttemptDelivery(ctx context.Context, c Contact, r ContactRules
 			if resend {
 				e.Detail += "; an earlier attempt's outcome is unknown"
 			}
+			e.Detail += offerNote(d)
 			fx.Activity = append(fx.Activity, e)
 		}
 		return d, fx, true, nil
@@ -296,6 +298,7 @@ func (s *Service) FinishDelivery(ctx context.Context, key string, res SendResult
 					e.Detail += "; with non-personalized items"
 				}
 			}
+			e.Detail += offerNote(d)
 			fx.Activity = append(fx.Activity, e)
 		case !res.RetryAt.IsZero():
 			d.DeferredUntil, d.LastError = res.RetryAt, res.Err.Error()
@@ -303,7 +306,7 @@ func (s *Service) FinishDelivery(ctx context.Context, key string, res SendResult
 			d.Status, d.DeferredUntil, d.LastError, d.LeaseUntil = DeliveryFailed, time.Time{}, res.Err.Error(), time.Time{}
 			e := s.activity(ctx, d.User, ActionMessageFailed, d.DecisionID)
 			e.Purpose, e.Channel, e.Reason = PurposeMarketing, d.Channel, "failed"
-			e.Detail = fmt.Sprintf("campaign %s, occurrence %s: %s did not accept the message", d.Campaign, d.Occurrence, d.Channel)
+			e.Detail = fmt.Sprintf("campaign %s, occurrence %s: %s did not accept the message", d.Campaign, d.Occurrence, d.Channel) + offerNote(d)
 			fx.Activity = append(fx.Activity, e)
 		}
 		return d, fx, nil
@@ -336,4 +339,13 @@ func (s *Service) PlanDeliveries(ctx context.Context, cs []Contact, fs []UserFac
 		out[i] = DecideDelivery(q, mcap)
 	}
 	return out, nil
+}
+
+// offerNote ends a message's usage-log detail with the campaign and offer
+// it was about, so the shopper can tell which offer it was.
+func offerNote(d Delivery) string {
+	if d.Offer == "" {
+		return ""
+	}
+	return "; offer: " + d.Offer
 }

@@ -194,6 +194,7 @@
       lc_push: '推送通知', lc_email: '电子邮件', lc_sms: '短信', lc_inapp: '站内消息',
       why: '原因：{r}',
       campaign_ref: '活动 {c}，{o} 场次',
+      campaign_offer: '优惠：{o}',
       consent_proof: '依据您的授权记录 {id}',
       r_consent_withdrawn: '您已撤回此渠道的营销授权',
       r_no_consent: '您没有同意通过此渠道接收营销消息',
@@ -428,6 +429,7 @@
       lc_push: 'push notifications', lc_email: 'email', lc_sms: 'text messages', lc_inapp: 'in-app messages',
       why: 'Why: {r}',
       campaign_ref: 'Campaign {c}, occurrence {o}',
+      campaign_offer: 'Offer: {o}',
       consent_proof: 'allowed by your consent record {id}',
       r_consent_withdrawn: 'you withdrew marketing consent for this channel',
       r_no_consent: 'you have not allowed marketing on this channel',
@@ -1389,7 +1391,8 @@
   function describe(e) {
     const d = e.detail || '';
     const camp = /^campaign (\S+), occurrence ([^:]+):/.exec(d);
-    const campLine = camp ? t('campaign_ref', { c: camp[1], o: camp[2] }) : '';
+    const offer = /; offer: (.+)$/.exec(d);
+    const campLine = offer ? t('campaign_offer', { o: offer[1] }) : camp ? t('campaign_ref', { c: camp[1], o: camp[2] }) : '';
     switch (e.action) {
       case 'recommendation': {
         const m = /^(\w+) list of (\d+) items/.exec(d);
