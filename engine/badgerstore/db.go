@@ -170,6 +170,7 @@ type DB struct {
 
 	items  itemCache   // decoded catalog items, for event validation
 	deltas deltaCounts // interest deltas per user, for AppendEvents
+	tps    seenTouchpoints
 
 	dec   decisionLog
 	act   activityLog

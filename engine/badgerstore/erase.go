@@ -26,6 +26,7 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 		return engine.Invalid("subject_hash", "is required")
 	}
 	defer db.deltas.forget(id)
+	defer db.tps.forget(id)
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err

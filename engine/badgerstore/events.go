@@ -283,6 +283,9 @@ func (db *DB) AppendEvents(ctx context.Context, b engine.EventBatch) error {
 		if up := &updates[i]; len(up.u.Interests) > 0 {
 			db.deltas.wrote(up.u.User, up.didFold)
 		}
+		if up := &updates[i]; len(up.u.Touchpoints) > 0 {
+			db.tps.stored(up.u.User, up.u.Touchpoints) // (a user gone meanwhile: a harmless entry)
+		}
 	}
 	return nil
 }
@@ -348,6 +351,9 @@ func (db *DB) prepareUserEvents(ctx context.Context, us []engine.UserEvents) ([]
 		}()
 		var prefix []byte
 		for i, u := range us {
+			if len(u.Touchpoints) > 0 && db.tps.known(u.User, u.Touchpoints) {
+				u.Touchpoints = nil // stored already: no profile read for them
+			}
 			up := &out[i]
 			up.u = u
 			if u.Orders > 0 || !u.FirstPurchaseAt.IsZero() || len(u.Touchpoints) > 0 {
@@ -421,12 +427,17 @@ func (up *userUpdate) apply(txn *badger.Txn) error {
 			if err != nil || cur == nil {
 				return err
 			}
+			// Computed again on what is there now, which may already
+			// hold what the batch adds (a concurrent batch saw the same
+			// touchpoint): then there is nothing to write.
 			if v, _, err = orderedProfile(k, cur, u); err != nil {
 				return err
 			}
 		}
-		if err := txn.Set(k, v); err != nil {
-			return err
+		if v != nil {
+			if err := txn.Set(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	if len(u.Interests) == 0 {

@@ -143,6 +143,7 @@ func TestAppendEventsConcurrent(t *testing.T) {
 	db := mustOpen(t, badgerstore.Options{Dir: t.TempDir()})
 	mustUser(t, db, "u1")
 	mustUser(t, db, "u2")
+	mustUser(t, db, "u3")
 	const writers, batches = 8, 10
 	errs := make(chan error, writers)
 	for w := range writers {
@@ -154,6 +155,9 @@ func TestAppendEventsConcurrent(t *testing.T) {
 					Users: []engine.UserEvents{
 						{User: "u1", Orders: 1, Interests: []engine.InterestTag{{Tag: "t", Weight: 1, UpdatedAt: t0}}},
 						{User: "u2", Orders: 2},
+						// Only touchpoints: a batch racing another one that
+						// added them first has nothing to write.
+						{User: "u3", Touchpoints: []engine.Touchpoint{engine.TouchpointApp, engine.Touchpoint([]string{"web", "store"}[i%2])}},
 					}})
 			}
 		}()
@@ -172,6 +176,10 @@ func TestAppendEventsConcurrent(t *testing.T) {
 	}
 	if n := len(mustEvents(t, db, "u1", 0)); n != writers*batches {
 		t.Errorf("%d events; want %d", n, writers*batches)
+	}
+	u3, err := db.User(ctx, "u3")
+	if err != nil || u3.ID != "u3" || len(u3.Touchpoints) != 3 {
+		t.Errorf("u3 = %+v, %v; want its profile intact with touchpoints app, web and store", u3, err)
 	}
 }
 

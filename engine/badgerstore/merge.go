@@ -38,6 +38,7 @@ func (db *DB) Merge(ctx context.Context, m engine.Merge) error {
 	}
 	surv, abs := m.Survivor, m.Absorbed
 	defer db.deltas.forget(surv, abs)
+	defer db.tps.forget(surv, abs)
 	var buf []byte
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		var su, au engine.User
