@@ -88,14 +88,14 @@ func (s *Service) AttemptDelivery(ctx context.Context, c Contact, r ContactRules
 		}
 		switch {
 		case r.Paused && now.Add(HoldFor).Before(c.WindowEnd):
-			d.Status, d.Reason, d.DeferredUntil, d.UpdatedAt = DeliveryDeferred, ReasonCampaignPaused, now.Add(HoldFor), now
+			d.Status, d.Reason, d.DeferredUntil, d.UpdatedAt, d.LeaseUntil = DeliveryDeferred, ReasonCampaignPaused, now.Add(HoldFor), now, time.Time{}
 			return d, Effects{}, true, nil
 		case r.Ended || r.Paused:
 			reason := ReasonCampaignEnded
 			if !r.Ended {
 				reason = ReasonWindowPassed
 			}
-			d.Status, d.Reason, d.DeferredUntil, d.UpdatedAt = DeliverySuppressed, reason, time.Time{}, now
+			d.Status, d.Reason, d.DeferredUntil, d.UpdatedAt, d.LeaseUntil = DeliverySuppressed, reason, time.Time{}, now, time.Time{}
 			e := s.activity(ctx, c.User, ActionMessageSuppress, "")
 			e.Purpose, e.Reason = PurposeMarketing, reason
 			e.Detail = fmt.Sprintf("campaign %s, occurrence %s: not sent (%s)", c.Campaign, c.Occurrence, reason) + offerNote(d)
@@ -120,9 +120,9 @@ func (s *Service) AttemptDelivery(ctx context.Context, c Contact, r ContactRules
 			d.Status, d.Channel, d.ConsentRecordID, d.Reason, d.DeferredUntil = DeliverySending, v.Channel, v.RecordID, "", time.Time{}
 			d.LeaseUntil = now.Add(s.sendLease())
 		case !v.DeferUntil.IsZero():
-			d.Status, d.Reason, d.DeferredUntil = DeliveryDeferred, v.Reason, v.DeferUntil
+			d.Status, d.Reason, d.DeferredUntil, d.LeaseUntil = DeliveryDeferred, v.Reason, v.DeferUntil, time.Time{}
 		default:
-			d.Status, d.Reason, d.DeferredUntil = DeliverySuppressed, v.Reason, time.Time{}
+			d.Status, d.Reason, d.DeferredUntil, d.LeaseUntil = DeliverySuppressed, v.Reason, time.Time{}, time.Time{}
 			e := s.activity(ctx, c.User, ActionMessageSuppress, dec.ID)
 			e.Purpose, e.Reason = PurposeMarketing, v.Reason
 			if len(q.Channels) > 0 {
