@@ -5,13 +5,16 @@ export PATH := /usr/local/go/bin:$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: deps deps-load build run test bench
+.PHONY: deps deps-load deps-test build run test bench
 
 deps:
 	@scripts/deps.sh
 
 deps-load: # also wrk, for load tests
 	@scripts/deps.sh wrk
+
+deps-test: # also chromium, for the page tests
+	@scripts/deps.sh chromium
 
 build:
 	go build -ldflags '$(LDFLAGS)' -o bin/heed ./cmd/heed
@@ -23,7 +26,7 @@ run: deps
 test: export REQUIRE_REDIS := 1
 test: export REQUIRE_CHROMIUM := 1
 test: export CGO_ENABLED := 1
-test: deps
+test: deps-test
 	go vet ./...
 	go test -race -count=1 ./...
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what heed needs to build, test and run, when it is missing:
-# Go (checked, not installed), the module cache, gcc (for go test -race),
-# redis-server and chromium (Debian's packages; chromium for the page tests). `scripts/deps.sh wrk` also installs wrk,
-# for load tests. Safe to run again: it only installs what is absent.
+# Go (checked, not installed), the module cache, gcc (for go test -race)
+# and redis-server (Debian's package). Extras: `scripts/deps.sh chromium`
+# (the page tests; make test asks for it), `scripts/deps.sh wrk` (load
+# tests). Safe to run again: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,18 +60,19 @@ if [ -n "$redis_version" ] && ! version_ge "$redis_version" 6.2; then
   die "redis-server $redis_version is too old: heed needs 6.2 or newer (or set HEED_REDIS to a newer Redis)"
 fi
 
-# chromium: the page tests (/me, /console) drive a headless Chromium; a
-# Chinese font, so that the pages' screenshots show their Chinese text.
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-  apt_install chromium
-fi
-if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
-  apt_install fonts-wqy-microhei
-fi
-
 for extra in "$@"; do
   case "$extra" in
     wrk) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
-    *) die "unknown extra '$extra' (known: wrk)" ;;
+    chromium)
+      # The page tests (/me, /console) drive a headless Chromium; a Chinese
+      # font makes the pages' screenshots show their Chinese text.
+      if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+        apt_install chromium
+      fi
+      if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+        apt_install fonts-wqy-microhei
+      fi
+      ;;
+    *) die "unknown extra '$extra' (known: wrk, chromium)" ;;
   esac
 done
