@@ -76,10 +76,10 @@ func handleWorker(ops func() workerOps, namespace string, step string) gin.Handl
 				return
 			}
 			jobs, err := w.Due(ctx, in.Now)
-			respond(c, map[string]any{"jobs": nonNilSlice(jobs)}, err)
+			respond(c, map[string]any{"jobs": orEmpty(jobs)}, err)
 		case "bounds":
 			b, err := w.Bounds(ctx)
-			respond(c, map[string]any{"bounds": nonNilSlice(b)}, err)
+			respond(c, map[string]any{"bounds": orEmpty(b)}, err)
 		case "dispatched":
 			var in workerPlan
 			if !bind(c, &in) {
@@ -92,7 +92,7 @@ func handleWorker(ops func() workerOps, namespace string, step string) gin.Handl
 				return
 			}
 			res, err := w.PlanChunk(ctx, in.Job, in.After, in.Upto)
-			respond(c, workerPlanned{Result: res, Contacts: nonNilSlice(res.Contacts)}, err)
+			respond(c, workerPlanned{Result: res, Contacts: orEmpty(res.Contacts)}, err)
 		case "prepare":
 			var in engine.Contact
 			if !bind(c, &in) {
@@ -117,7 +117,7 @@ func handleWorker(ops func() workerOps, namespace string, step string) gin.Handl
 				return
 			}
 			ds, err := w.DueDeliveries(ctx, in.Now, max(in.Limit, 1))
-			respond(c, map[string]any{"deliveries": nonNilSlice(ds)}, err)
+			respond(c, map[string]any{"deliveries": orEmpty(ds)}, err)
 		}
 	}
 }
@@ -136,11 +136,4 @@ func respond(c *gin.Context, v any, err error) {
 		return
 	}
 	c.JSON(http.StatusOK, v)
-}
-
-func nonNilSlice[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -25,15 +25,7 @@ const (
 // user's zone, else the campaign's TimeZone, else UTC. A name that is not
 // a valid IANA zone is passed over the same way as an empty one.
 func (c Campaign) Location(userTZ string) *time.Location {
-	for _, name := range []string{userTZ, c.TimeZone} {
-		if name == "" {
-			continue
-		}
-		if loc, err := engine.LoadLocation(name); err == nil {
-			return loc
-		}
-	}
-	return time.UTC
+	return engine.UserLocation(userTZ, c.TimeZone)
 }
 
 // Window returns how long after its due time a message may still go out:

@@ -139,6 +139,21 @@ type Delivery struct {
 	ConvertedAt time.Time `json:"converted_at,omitzero"`
 }
 
+// NextDue is when a delivery that is not final is next due: the end of a
+// deferral or the time of the next retry, the end of its claim's lease
+// while it is being sent, or its due time. Zero for a final delivery.
+func (d Delivery) NextDue() time.Time {
+	switch {
+	case d.Status.Final():
+		return time.Time{}
+	case !d.DeferredUntil.IsZero():
+		return d.DeferredUntil
+	case d.Status == DeliverySending:
+		return d.LeaseUntil
+	}
+	return d.Due
+}
+
 // A SentMessage is one past send, as frequency caps count them.
 type SentMessage struct {
 	At       time.Time `json:"at"`

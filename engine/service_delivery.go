@@ -153,7 +153,7 @@ func reasons(r string) []string {
 // deliveryQuestion builds the send-time question about c from facts f at
 // now, and returns the user's location.
 func (s *Service) deliveryQuestion(f DeliveryFacts, c Contact, r ContactRules, notice NoticeRule, now time.Time) (DeliveryQuestion, *time.Location) {
-	loc := userLocation(f.User.TimeZone, r.TimeZone)
+	loc := UserLocation(f.User.TimeZone, r.TimeZone)
 	q := DeliveryQuestion{Now: now, Subject: f.User.Subject(), Notice: notice, Records: f.Records,
 		OfferType: r.OfferType, OfferTypes: f.Prefs.OfferTypes, WindowEnd: c.WindowEnd}
 	for _, ch := range orderChannels(r.Channels, f.Prefs.ChannelOrder) {
@@ -233,8 +233,9 @@ func orderChannels(campaign, user []Channel) []Channel {
 	return out
 }
 
-// userLocation returns the user's zone, else the fallback, else UTC.
-func userLocation(user, fallback string) *time.Location {
+// UserLocation returns the zone named user, else the one named fallback,
+// else UTC; a name that is not an IANA zone is passed over.
+func UserLocation(user, fallback string) *time.Location {
 	for _, name := range []string{user, fallback} {
 		if name == "" {
 			continue

@@ -281,23 +281,12 @@ func (s *Scheduler) sweep(ctx context.Context, now time.Time) error {
 	s.log.InfoContext(ctx, "scheduler: queueing deliveries found late in the ledger", "deliveries", len(ds))
 	for _, d := range ds {
 		c := d.Contact
-		c.Due = nextDue(d)
+		c.Due = d.NextDue()
 		if err := s.schedule(ctx, []engine.Contact{c}, "sweep"); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// nextDue is when the ledger says d is next due (see badgerstore).
-func nextDue(d engine.Delivery) time.Time {
-	switch {
-	case !d.DeferredUntil.IsZero():
-		return d.DeferredUntil
-	case d.Status == engine.DeliverySending:
-		return d.LeaseUntil
-	}
-	return d.Due
 }
 
 var errNoSender = errors.New("no sender is configured for the channel")

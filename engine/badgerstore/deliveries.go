@@ -60,21 +60,6 @@ func dueKey(due time.Time, c engine.Contact) []byte {
 	return append(b, c.User...)
 }
 
-// nextDue is when a delivery that is not final is next due: its due time,
-// the end of a deferral or the next retry, or, for a claimed delivery, the
-// end of its lease (after which a crashed worker's claim is taken over).
-func nextDue(d engine.Delivery) time.Time {
-	switch {
-	case d.Status.Final():
-		return time.Time{}
-	case !d.DeferredUntil.IsZero():
-		return d.DeferredUntil
-	case d.Status == engine.DeliverySending:
-		return d.LeaseUntil
-	}
-	return d.Due
-}
-
 // userIndexValue is the value of a dlu/ key: when the delivery was sent or
 // claimed (Unix ns), or nothing; the campaign caps count these.
 func userIndexValue(d engine.Delivery) []byte {
@@ -95,13 +80,13 @@ func userIndexValue(d engine.Delivery) []byte {
 func putDelivery(txn *badger.Txn, d engine.Delivery, old *engine.Delivery) error {
 	k := keysOf(d.Contact)
 	if old != nil {
-		if due := nextDue(*old); !due.IsZero() {
+		if due := old.NextDue(); !due.IsZero() {
 			if err := txn.Delete(dueKey(due, old.Contact)); err != nil {
 				return err
 			}
 		}
 	}
-	if due := nextDue(d); !due.IsZero() {
+	if due := d.NextDue(); !due.IsZero() {
 		if err := txn.Set(dueKey(due, d.Contact), nil); err != nil {
 			return err
 		}
@@ -441,7 +426,7 @@ func deleteDelivery(txn *badger.Txn, id engine.UserID, suffix []byte) error {
 	if err != nil || !ok {
 		return err
 	}
-	if due := nextDue(d); !due.IsZero() {
+	if due := d.NextDue(); !due.IsZero() {
 		if err := txn.Delete(dueKey(due, c)); err != nil {
 			return err
 		}
