@@ -46,12 +46,18 @@ decision := object.union(outcome(r), {"record_id": r.id}) if {
 #
 # A notice that requires re-consent voids grants given under older versions:
 # a grant counts only under a version in notice.valid, and under any version
-# without notice.valid (the object.get default holds the grant's own
-# version). The test is written out twice rather than in a function, which
-# would cost a call on every decision.
+# without notice.valid. The first two branches say so for the common case
+# (a plain "in" and "not" cost fewer allocations than the object.get default
+# of the re-consent branch, which holds the grant's own version). The test
+# is written out rather than in a function, which would cost a call on every
+# decision.
 outcome(r) := {"allow": true, "status": "granted", "reason": "granted"} if {
 	r.status == "granted"
-	r.notice_version in object.get(input.notice, "valid", [r.notice_version])
+	r.notice_version in input.notice.valid
+	input.subject.minor == false
+} else := {"allow": true, "status": "granted", "reason": "granted"} if {
+	r.status == "granted"
+	not input.notice.valid
 	input.subject.minor == false
 } else := {"allow": false, "status": "denied", "reason": "denied"} if {
 	r.status == "denied"
@@ -100,7 +106,11 @@ decide(q) := object.union(q_outcome(q, r), {"record_id": r.id}) if {
 
 q_outcome(q, r) := {"allow": true, "status": "granted", "reason": "granted"} if {
 	r.status == "granted"
-	r.notice_version in object.get(q.notice, "valid", [r.notice_version])
+	r.notice_version in q.notice.valid
+	q.subject.minor == false
+} else := {"allow": true, "status": "granted", "reason": "granted"} if {
+	r.status == "granted"
+	not q.notice.valid
 	q.subject.minor == false
 } else := {"allow": false, "status": "denied", "reason": "denied"} if {
 	r.status == "denied"

@@ -49,7 +49,9 @@ func (s *Set) Consent(ctx context.Context, q engine.ConsentQuestion) (engine.Ver
 }
 
 func (s *Set) consent(ctx context.Context, snap *snapshot, q engine.ConsentQuestion) (engine.Verdict, error) {
-	d, err := s.eval(ctx, snap, &snap.consent, s.in.consent(q))
+	in := s.in.consent(q)
+	defer s.in.release(in)
+	d, err := s.eval(ctx, snap, &snap.consent, in)
 	if err != nil {
 		return engine.Verdict{}, err
 	}

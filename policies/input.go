@@ -3,6 +3,7 @@ package policies
 import (
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -22,10 +23,13 @@ type inputs struct {
 	never    *ast.Term            // the expiry of records that never expire
 
 	records  recordCache
+	ledgers  ledgerCache
 	scopes   termCache[engine.Scope]
 	notices  noticeCache
 	channels termCache[engine.ChannelFacts]
 	offers   noticeCache // offer type lists: a list of strings, like notice versions
+
+	questions sync.Pool // of ast.Object: consent's top objects, see release
 }
 
 // Cache bounds. A record's term takes about 1 KB, so the record cache holds
@@ -34,6 +38,7 @@ const (
 	maxRecordTerms = 8192 // per generation; two generations are kept
 	maxScopeTerms  = 1024
 	maxNoticeTerms = 16
+	maxLedgerTerms = 4096 // per generation; arrays of cached record terms
 )
 
 func newInputs() *inputs {
@@ -185,12 +190,35 @@ func (in *inputs) consentWrite(w engine.ConsentWrite) ast.Value {
 }
 
 // consent builds the input of data.heed.consent.decision, described in
-// consent.rego. Only the top object, now and the records array are new on
-// every call; scopes, the subject, the notice rule and the records come from
+// consent.rego. Only now is new on every call: the top object comes from a
+// pool (give it back with release once the evaluation is over), and scopes,
+// the subject, the notice rule, the records and the ledger's array come from
 // the caches when seen before.
-func (in *inputs) consent(q engine.ConsentQuestion) ast.Value {
-	return in.question(q, nanosTerm(q.Now), in.ledger(q.Records))
+func (in *inputs) consent(q engine.ConsentQuestion) ast.Object {
+	obj, _ := in.questions.Get().(ast.Object)
+	if obj == nil {
+		return in.question(q, nanosTerm(q.Now), in.ledger(q.Records))
+	}
+	for _, kv := range [...][2]*ast.Term{
+		{in.key("scope"), in.scope(q.Scope)},
+		{in.key("subject"), in.subject(q.Subject)},
+		{in.key("notice"), in.notice(q.Notice)},
+		{in.key("now"), nanosTerm(q.Now)},
+		{in.key("records"), in.ledger(q.Records)},
+	} {
+		if obj.Get(kv[0]) != kv[1] {
+			obj.Insert(kv[0], kv[1])
+		}
+	}
+	return obj
 }
+
+// release gives a question object that consent returned back to the pool.
+// Unlike every other input term, a pooled question object is changed in
+// place, so it must serve one evaluation at a time and nothing may keep it:
+// the decision an evaluation returns holds terms of the records, not the
+// question.
+func (in *inputs) release(obj ast.Object) { in.questions.Put(obj) }
 
 // consentBatch builds the input of data.heed.consent.decisions:
 //
@@ -242,11 +270,22 @@ func (in *inputs) question(q engine.ConsentQuestion, now, records *ast.Term) ast
 	)
 }
 
-// ledger builds the array of records' terms, from the cache when seen
-// before.
+// ledger builds the array of records' terms, from the caches when seen
+// before: the records' terms by record id, and the array itself by the
+// terms it holds (a user's ledger is asked about again and again).
 func (in *inputs) ledger(records []engine.ConsentRecord) *ast.Term {
+	var buf [16]*ast.Term
+	found := buf[:0]
+	if len(records) > len(buf) {
+		found = make([]*ast.Term, 0, len(records))
+	}
+	found = found[:len(records)]
+	in.records.lookup(records, found)
+	if t := in.ledgers.get(found); t != nil {
+		return t
+	}
 	recs := make([]*ast.Term, len(records))
-	in.records.lookup(records, recs)
+	copy(recs, found)
 	var built []int
 	for i, r := range records {
 		if recs[i] == nil {
@@ -257,7 +296,9 @@ func (in *inputs) ledger(records []engine.ConsentRecord) *ast.Term {
 	if len(built) > 0 {
 		in.records.store(records, recs, built)
 	}
-	return ast.ArrayTerm(recs...)
+	t := ast.ArrayTerm(recs...)
+	in.ledgers.put(recs, t)
+	return t
 }
 
 // record builds {"id", "scope", "status", "notice_version", "actor",

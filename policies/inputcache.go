@@ -3,6 +3,7 @@ package policies
 import (
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -112,4 +113,64 @@ func (c *noticeCache) put(valid []string, t *ast.Term) {
 	if len(c.entries) < maxNoticeTerms {
 		c.entries = append(c.entries, noticeTerm{valid: slices.Clone(valid), term: t})
 	}
+}
+
+// A ledgerCache keeps the array terms of ledgers whose record terms are all
+// cached, keyed by those terms: the same records in the same order make the
+// same array. Like recordCache, it keeps two generations.
+type ledgerCache struct {
+	mu       sync.RWMutex
+	cur, old map[uint64]*ast.Term // guarded by mu; by ledgerHash
+}
+
+// ledgerHash hashes the identities of terms (FNV-1a over their addresses).
+func ledgerHash(terms []*ast.Term) uint64 {
+	h := uint64(14695981039346656037)
+	for _, t := range terms {
+		h ^= uint64(uintptr(unsafe.Pointer(t)))
+		h *= 1099511628211
+	}
+	return h
+}
+
+// get returns the array of exactly terms, or nil. A nil term (a record not
+// cached) never matches.
+func (c *ledgerCache) get(terms []*ast.Term) *ast.Term {
+	if slices.Contains(terms, nil) {
+		return nil
+	}
+	h := ledgerHash(terms)
+	c.mu.RLock()
+	t, ok := c.cur[h]
+	if !ok {
+		t = c.old[h]
+	}
+	c.mu.RUnlock()
+	if t == nil || !sameTerms(t, terms) {
+		return nil
+	}
+	return t
+}
+
+func sameTerms(arr *ast.Term, terms []*ast.Term) bool {
+	a := arr.Value.(*ast.Array)
+	if a.Len() != len(terms) {
+		return false
+	}
+	for i, t := range terms {
+		if a.Elem(i) != t {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *ledgerCache) put(terms []*ast.Term, arr *ast.Term) {
+	h := ledgerHash(terms)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= maxLedgerTerms || c.cur == nil {
+		c.old, c.cur = c.cur, make(map[uint64]*ast.Term)
+	}
+	c.cur[h] = arr
 }
