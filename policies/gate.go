@@ -3,7 +3,6 @@ package policies
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -170,8 +169,8 @@ func (s *Set) Collect(ctx context.Context, r engine.CollectRequest) (engine.Verd
 
 // verdict evaluates an entrypoint that answers {"allow": bool, "reasons":
 // set of strings}; reasons come back sorted.
-func (s *Set) verdict(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQuery, input ast.Value) (engine.Verdict, error) {
-	d, err := s.eval(ctx, snap, pq, input)
+func (s *Set) verdict(ctx context.Context, snap *snapshot, ep *entrypoint, input ast.Value) (engine.Verdict, error) {
+	d, err := s.eval(ctx, snap, ep, input)
 	if err != nil {
 		return engine.Verdict{}, err
 	}
@@ -185,8 +184,8 @@ func (s *Set) verdict(ctx context.Context, snap *snapshot, pq *rego.PreparedEval
 
 // eval evaluates a prepared entrypoint of snap on input and returns the
 // decision object.
-func (s *Set) eval(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQuery, input ast.Value) (decision, error) {
-	t, err := s.evalTerm(ctx, snap, pq, input)
+func (s *Set) eval(ctx context.Context, snap *snapshot, ep *entrypoint, input ast.Value) (decision, error) {
+	t, err := s.evalTerm(ctx, snap, ep, input)
 	if err != nil {
 		return decision{}, err
 	}
@@ -195,43 +194,6 @@ func (s *Set) eval(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQue
 		return decision{}, fmt.Errorf("evaluate policy: the decision is %s, not an object", ast.ValueName(t.Value))
 	}
 	return decision{obj: obj, in: s.in}, nil
-}
-
-// evalTerm evaluates a prepared entrypoint of snap on input and returns its
-// value.
-func (s *Set) evalTerm(ctx context.Context, snap *snapshot, pq *rego.PreparedEvalQuery, input ast.Value) (*ast.Term, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c := s.caches.Get().(*pooledCache)
-	defer func() {
-		c.cache.reset()
-		s.caches.Put(c)
-	}()
-	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input), c.option,
-		snap.txnOption, s.opts[0], s.opts[1], s.opts[2], s.opts[3], s.opts[4])
-	if err != nil {
-		return nil, fmt.Errorf("evaluate policy: %w", err)
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, errors.New("evaluate policy: the decision is undefined")
-	}
-	t, _ := rs[0].Expressions[0].Value.(*ast.Term)
-	if t == nil {
-		return nil, errors.New("evaluate policy: the decision is not a term")
-	}
-	return t, nil
-}
-
-// A pooledCache is an evaluation cache with the option that passes it.
-type pooledCache struct {
-	cache  *evalCache
-	option rego.EvalOption
-}
-
-func newPooledCache() any {
-	c := newEvalCache()
-	return &pooledCache{cache: c, option: rego.EvalVirtualCache(c)}
 }
 
 // asTerm makes OPA hand back results as ast terms, which the Gate methods

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"heed/engine"
@@ -40,16 +39,18 @@ type Set struct {
 	log *slog.Logger
 	in  *inputs
 
-	// opts are the options of every evaluation. Among them,
-	// rego.EvalExternalCancel hands OPA a shared topdown.Cancel, so that it
-	// does not start a goroutine per evaluation to watch the context. The
-	// trade-off: nothing cancels it, so an evaluation that has started runs
-	// to completion even if ctx ends. Decisions take tens of microseconds
-	// and their input is bounded, so the Gate methods check ctx before
-	// evaluating and no later. (Query, for ad hoc queries, honours ctx
-	// throughout.)
-	opts   [5]rego.EvalOption
-	caches sync.Pool // of *pooledCache: one evaluation cache per evaluation
+	// What every evaluation shares (see evalTerm). cancel is a
+	// topdown.Cancel that nothing cancels, so that OPA does not start a
+	// goroutine per evaluation to watch the context. The trade-off: an
+	// evaluation that has started runs to completion even if ctx ends.
+	// Decisions take tens of microseconds and their input is bounded, so the
+	// Gate methods check ctx before evaluating and no later. (Query, for ad
+	// hoc queries, honours ctx throughout.) requestMetadata is read by
+	// built-ins, never written.
+	cancel          topdown.Cancel
+	metrics         metrics.Metrics
+	requestMetadata map[string]any
+	evals           sync.Pool // of *evaluation
 
 	cur atomic.Pointer[snapshot]
 	mu  sync.Mutex // serializes Replace, so that no change is lost
@@ -75,14 +76,8 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Set, error) {
 		}
 		modules[name] = text
 	}
-	s := &Set{log: log, in: newInputs(), caches: sync.Pool{New: newPooledCache}}
-	s.opts = [...]rego.EvalOption{
-		rego.EvalExternalCancel(topdown.NewCancel()),
-		rego.EvalMetrics(metrics.NoOp()),
-		rego.EvalGenerateJSON(asTerm),
-		rego.EvalBaseCache(noBaseCache{}),
-		rego.EvalRequestMetadata(map[string]any{}), // read by builtins, never written
-	}
+	s := &Set{log: log, in: newInputs(), cancel: topdown.NewCancel(), metrics: metrics.NoOp(),
+		requestMetadata: map[string]any{}, evals: sync.Pool{New: newEvaluation}}
 	snap, err := s.build(ctx, modules)
 	if err != nil {
 		return nil, err

@@ -89,6 +89,10 @@ decision := {"allow": allow, "reasons": set()}
 		{"entrypoint removed", "consent", "package heed.consent\n\nallow := false\n\ndecide(q) := {\"allow\": false, \"reason\": \"no_consent\", \"record_id\": \"\"}\n", "entrypoint data.heed.consent.decision is not defined"},
 		{"a function another module calls removed", "consent", "package heed.consent\n\ndecision := {}\n", "undefined function data.heed.consent.decide"},
 		{"entrypoint of the wrong shape", "collect", "package heed.collect\n\ndecision := true\n", "data.heed.collect.decision"},
+		{"entrypoint undefined on an input", "consent", consentWith("decision := {\"allow\": false} if input.now < 0"),
+			"data.heed.consent.decision on a sample input: evaluate policy: the decision is undefined"},
+		{"entrypoint that fails to evaluate", "consent", consentWith("decision := {\"allow\": false} if input.now > 0\n\ndecision := {\"allow\": true} if input.now > 0"),
+			"eval_conflict_error: rule data.heed.consent.decision produced conflicting values"},
 		{"empty module", "authz", "", "authz.rego"},
 	}
 	for _, tt := range tests {
@@ -243,4 +247,15 @@ func TestReplaceWhileDeciding(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// consentWith returns a consent module whose decision rules are decision,
+// with the other rules other modules and entrypoints need.
+func consentWith(decision string) string {
+	return "package heed.consent\n\n" + decision + `
+
+decide(q) := {"allow": false, "status": "none", "reason": "no_consent", "record_id": ""}
+
+write_decision := {"allow": true, "reasons": set()}
+`
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -55,16 +54,16 @@ type snapshot struct {
 	compiler *ast.Compiler // the modules other than tests, compiled
 	store    storage.Store // empty: policies take everything from input
 
-	// txnOption passes every evaluation one read transaction on store,
+	// txn is the one read transaction on store every evaluation uses,
 	// opened at build and never closed, instead of one per evaluation. That
 	// is safe because the store is never written: an inmem read transaction
 	// only holds a read lock and reads are free of side effects.
-	txnOption rego.EvalOption
+	txn storage.Transaction
 
-	authz, consent, consentWrite, collect rego.PreparedEvalQuery
-	consentBatch                          rego.PreparedEvalQuery // if hasBatch
+	authz, consent, consentWrite, collect entrypoint
+	consentBatch                          entrypoint // if hasBatch
 	hasBatch                              bool
-	delivery                              rego.PreparedEvalQuery // if hasDelivery
+	delivery                              entrypoint // if hasDelivery
 	hasDelivery                           bool
 	marketingCap                          engine.MarketingCap // evaluated once, at build
 
@@ -103,10 +102,10 @@ func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, 
 	if err != nil {
 		return nil, fmt.Errorf("open policy store: %w", err)
 	}
-	snap.txnOption = rego.EvalTransaction(txn)
+	snap.txn = txn
 	for _, e := range []struct {
 		path string
-		pq   *rego.PreparedEvalQuery
+		ep   *entrypoint
 	}{
 		{authzPath, &snap.authz},
 		{consentPath, &snap.consent},
@@ -117,27 +116,27 @@ func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, 
 			errs = append(errs, fmt.Sprintf("entrypoint %s is not defined", e.path))
 			continue
 		}
-		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(e.path)).PrepareForEval(ctx)
+		ep, err := prepareEntrypoint(compiler, e.path)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", e.path, err))
 			continue
 		}
-		*e.pq = pq
+		*e.ep = ep
 	}
 	if len(compiler.GetRulesExact(ast.MustParseRef(consentBatchPath))) > 0 {
-		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(consentBatchPath)).PrepareForEval(ctx)
+		ep, err := prepareEntrypoint(compiler, consentBatchPath)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", consentBatchPath, err))
 		}
-		snap.consentBatch, snap.hasBatch = pq, err == nil
+		snap.consentBatch, snap.hasBatch = ep, err == nil
 	}
 	switch {
 	case len(compiler.GetRulesExact(ast.MustParseRef(deliveryPath))) > 0:
-		pq, err := rego.New(rego.Compiler(compiler), rego.Store(snap.store), rego.Query(deliveryPath)).PrepareForEval(ctx)
+		ep, err := prepareEntrypoint(compiler, deliveryPath)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("entrypoint %s: %v", deliveryPath, err))
 		}
-		snap.delivery, snap.hasDelivery = pq, err == nil
+		snap.delivery, snap.hasDelivery = ep, err == nil
 	case len(compiler.GetRulesWithPrefix(ast.MustParseRef(deliveryPkg))) > 0:
 		errs = append(errs, fmt.Sprintf("entrypoint %s is not defined", deliveryPath))
 	}
