@@ -168,6 +168,29 @@ func TestWithdrawalChangesTheNextList(t *testing.T) {
 	}
 }
 
+// TestRegionReadsOnlyPurchases: a region list leaves out what the shopper
+// bought, and reads, and reports as used, nothing but purchases and the
+// region, however much else the shopper allows.
+func TestRegionReadsOnlyPurchases(t *testing.T) {
+	h := shop(t)
+	res := h.recommend("alice", "strategy=region&limit=8")
+	if want := []engine.Signal{engine.SignalPurchases, engine.SignalRegion}; !res.Personalized || !reflect.DeepEqual(res.SignalsUsed, want) {
+		t.Errorf("region list: personalized %v, signals %v; want %v (alice browses and favorites too)", res.Personalized, res.SignalsUsed, want)
+	}
+	if len(res.Items) == 0 {
+		t.Fatal("empty region list")
+	}
+	for _, it := range res.Items {
+		if it.Item == "tea-1" || it.Item == "rare-x" || it.Item == "rare-y" {
+			t.Errorf("region lists %s, which alice bought", it.Item)
+		}
+	}
+	bob := h.recommend("bob", "strategy=region&limit=8")
+	if bob.Personalized || len(bob.SignalsUsed) != 0 || !slices.ContainsFunc(bob.Items, func(r engine.Recommended) bool { return r.Item == "tea-1" }) {
+		t.Errorf("bob's region list without consent: personalized %v, signals %v, items %v; want the fallback, tea-1 in it", bob.Personalized, bob.SignalsUsed, bob.Items)
+	}
+}
+
 // TestDeletedInterestNeverComesBack: a deleted tag leaves the interests and
 // every later list's reasons, and is not derived again from old or new
 // events.

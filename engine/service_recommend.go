@@ -91,7 +91,7 @@ func (s *Service) Recommend(ctx context.Context, id UserID, q RecQuery) (RecResu
 		Now: s.now(), Personalized: len(allowed) > 0}
 	res := RecResult{User: id, Strategy: q.Strategy, Personalized: req.Personalized, DecisionID: d.ID, SignalsUsed: []Signal{}}
 	if req.Personalized {
-		if err := s.personalize(ctx, u, allowed, &req); err != nil {
+		if err := s.personalize(ctx, u, strategySignals(q.Strategy, allowed), &req); err != nil {
 			return RecResult{}, err
 		}
 		res.SignalsUsed = signalsUsed(req)
@@ -155,6 +155,19 @@ func (s *Service) personalize(ctx context.Context, u User, allowed []Signal, req
 		}
 	}
 	return nil
+}
+
+// strategySignals narrows allowed to the signals strategy st can use, so
+// that a list reads, and reports as used, no more than it needs: region
+// ranks by the shopper's region and leaves out what they bought, and reads
+// nothing else. The other strategies may use every allowed signal.
+func strategySignals(st Strategy, allowed []Signal) []Signal {
+	if st != StrategyRegion {
+		return allowed
+	}
+	return slices.DeleteFunc(slices.Clone(allowed), func(sig Signal) bool {
+		return sig != SignalPurchases && sig != SignalRegion
+	})
 }
 
 // signalsUsed lists, in Signals order, the signals req carries data of.

@@ -75,6 +75,15 @@ func (h *history) bought(id engine.ItemID) bool {
 	return ok && h.seen[j].orders > 0
 }
 
+// boughtAt reports whether the history shows model item i bought.
+func (h *history) boughtAt(i int32) bool {
+	if int(i) >= len(h.slot) {
+		return false
+	}
+	j := h.slot[i] - 1
+	return j >= 0 && h.seen[j].orders > 0
+}
+
 // place returns the place of id in h.seen.
 func (h *history) place(id engine.ItemID) (int32, bool) {
 	if i, known := h.index[id]; known {
@@ -116,6 +125,51 @@ func (h *history) start(req engine.RecRequest) {
 	for _, t := range req.Blocked {
 		h.blocked[t] = true
 	}
+}
+
+// readPurchases reads of req only what its purchases bought, for lists
+// that leave that out and use nothing else of the history (region): a
+// history whose seen items are the purchased ones, with their orders and
+// latest purchase; no weights, tags, words, carts or fold-in items. It is
+// the model's, to give back with releaseHistory.
+func readPurchases(m *Model, req engine.RecRequest) *history {
+	h := m.histories.Get().(*history) // empty: see releaseHistory
+	h.start(req)
+	for n, e := range req.History {
+		if e.Type != engine.EventPurchase {
+			continue
+		}
+		for _, l := range e.Items {
+			if l.Item == "" {
+				continue
+			}
+			var j int32
+			if i, known := h.index[l.Item]; known {
+				if j = h.slot[i] - 1; j < 0 {
+					j = int32(len(h.seen))
+					h.slot[i] = j + 1
+					h.seen = append(h.seen, seenItem{id: l.Item, i: i})
+				}
+			} else {
+				var ok bool
+				if j, ok = h.byID[l.Item]; !ok {
+					j = int32(len(h.seen))
+					h.byID[l.Item] = j
+					h.seen = append(h.seen, seenItem{id: l.Item, i: -1})
+				}
+			}
+			s := &h.seen[j]
+			if s.lastEvent == n+1 {
+				continue // the item's second line in this purchase
+			}
+			s.lastEvent = n + 1
+			s.orders++
+			if e.OccurredAt.After(s.lastBuy) {
+				s.lastBuy = e.OccurredAt
+			}
+		}
+	}
+	return h
 }
 
 // readHistory digests req. m may be nil; c gives the tags of history items.

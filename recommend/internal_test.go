@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -85,4 +86,81 @@ func TestViewFollowsPut(t *testing.T) {
 			t.Errorf("item %d (%s) mapped to slot %d (%s)", j, m.ids[j], k, c.rows[k].ID)
 		}
 	}
+}
+
+// regionByFinish is region as it was served before regionList walked its
+// two lists: every regional and popular item sorted by finish, without
+// what the whole history (readHistory) shows bought.
+func regionByFinish(m *Model, c *Catalog, req engine.RecRequest) []engine.Recommended {
+	if req.Limit <= 0 {
+		req.Limit = defaultLimit
+	}
+	req.Limit = min(req.Limit, maxLimit)
+	if !req.Personalized {
+		req.History, req.Region, req.Interests = nil, "", nil
+	}
+	h := readHistory(m, c, req)
+	defer m.releaseHistory(h)
+	var es []entry
+	if rk, ok := m.regions[req.Region]; ok && req.Region != "" {
+		for j, i := range rk.Items {
+			es = append(es, entry{id: m.ids[i], score: rk.Scores[j], reason: "popular_in_region:" + req.Region})
+		}
+	}
+	es = append(es, m.popularEntries(1)...)
+	return finish(c, req, es, h.bought)
+}
+
+// region walks its two ranked lists and reads only the purchases of the
+// history, and lists what sorting every entry and reading the whole
+// history would: for any limit, region (known, unknown or none), delivery
+// region, out-of-stock items and items missing from the catalog.
+func TestRegionListAsFinish(t *testing.T) {
+	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
+	now := g.start.Add(g.span)
+	o := DefaultOptions()
+	o.Factors, o.Iterations, o.Workers = 8, 2, 2
+	m, err := Train(context.Background(), g.events(), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := g.items(now)
+	c := NewCatalog()
+	c.Put(items[:len(items)-1]...)
+	c.Put(items[len(items)-1])
+	var missing []engine.Item // the most popular items but a few, not in the catalog
+	for j, i := range m.popular[:20] {
+		if j%4 == 1 {
+			missing = append(missing, engine.Item{ID: m.ids[i]})
+		}
+	}
+	partial := NewCatalog()
+	for _, it := range items {
+		if !slices.ContainsFunc(missing, func(x engine.Item) bool { return x.ID == it.ID }) {
+			partial.Put(it)
+		}
+	}
+	n := 0
+	for u := range 40 {
+		h := g.user(u)
+		for _, cat := range []*Catalog{c, partial} {
+			for _, limit := range []int{0, 1, 7, 30, 500} {
+				for _, region := range []string{h[0].Region, genRegion(0), "nowhere", ""} {
+					for _, personal := range []bool{true, false} {
+						req := engine.RecRequest{Strategy: engine.StrategyRegion, Personalized: personal, History: h,
+							Region: region, Now: now, Limit: limit}
+						if u%3 == 0 {
+							req.AvailableIn = genRegion(1)
+						}
+						want := regionByFinish(m, cat, req)
+						if diff := cmp.Diff(want, m.Recommend(cat, req)); diff != "" {
+							t.Fatalf("user %d, limit %d, region %q, personalized %v (-finish +region):\n%s", u, limit, region, personal, diff)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d requests", n)
 }

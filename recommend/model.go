@@ -22,8 +22,8 @@ type Model struct {
 	norm  []float64 // |y_i|
 
 	pop     []float64         // global popularity, best = 1
-	popular []int32           // items by popularity, best first (at most maxRanked)
-	regions map[string]ranked // per region, best first
+	popular []int32           // items by popularity, best first, ties by id (at most maxRanked)
+	regions map[string]ranked // per region, best first, ties by id
 
 	similar    neighbors // cosine on customers, nudged by factor cosine
 	complement neighbors // asymmetric cosine on baskets and customers
@@ -41,7 +41,8 @@ type Model struct {
 // maxRanked bounds the popularity lists kept per region and globally.
 const maxRanked = 1000
 
-// ranked is a list of items, best first, with scores scaled to best = 1.
+// ranked is a list of items, best first (ties by id: region lists them in
+// this order), with scores scaled to best = 1.
 type ranked struct {
 	Items  []int32
 	Scores []float64

@@ -32,7 +32,9 @@ const (
 // Recommend returns up to req.Limit items (10 if zero, at most 200) for
 // req.Strategy, best first, each with short reasons. Only in-stock catalog
 // items sold in req.AvailableIn are returned (upcoming launches may be out
-// of stock in new_arrivals); for_you leaves out what History shows bought.
+// of stock in new_arrivals); for_you, region and new_arrivals leave out
+// what History shows bought (so only when it holds purchases: when the
+// shopper allows them to be used).
 //
 // With req.Personalized false, History, Region and Interests are ignored:
 // the list comes from global popularity and the context item only, so two
@@ -50,12 +52,13 @@ func (m *Model) Recommend(c *Catalog, req engine.RecRequest) []engine.Recommende
 		req.History, req.Region, req.Interests = nil, "", nil
 	}
 	var h *history
-	switch req.Strategy {
-	case engine.StrategySimilar, engine.StrategyComplementary, engine.StrategyRegion:
+	switch {
+	case m == nil:
+		h = readHistory(m, c, req)
+	case req.Strategy == engine.StrategySimilar || req.Strategy == engine.StrategyComplementary:
 		h = newHistory(req) // the lists of a model read no more of it
-		if m == nil {
-			h = readHistory(m, c, req)
-		}
+	case req.Strategy == engine.StrategyRegion:
+		h = readPurchases(m, req) // only what was bought, to leave it out
 	default:
 		h = readHistory(m, c, req)
 	}
@@ -235,20 +238,72 @@ func contentNeighbours(c *Catalog, item engine.ItemID, h *history, tier int) []e
 	return es
 }
 
-// regionList serves region: popular in the shopper's region, then popular.
+// regionList serves region: popular in the shopper's region, then popular,
+// without what the history (purchases, when allowed: h) shows bought.
+//
+// Both lists are kept best first, ties by id (rankPop), the order finish
+// would give them: the list is their first items that pass the filters,
+// and a request reads only as many.
 func (m *Model) regionList(c *Catalog, req engine.RecRequest, h *history) []engine.Recommended {
 	if m == nil {
 		return catalogOnly(c, req, h)
 	}
-	var es []entry
-	if rk, ok := m.regions[req.Region]; ok && req.Region != "" {
-		why := "popular_in_region:" + req.Region
+	var (
+		rk ranked
+		ok bool
+	)
+	if req.Region != "" {
+		rk, ok = m.regions[req.Region]
+	}
+	out := make([]engine.Recommended, 0, req.Limit)
+	why := make([]string, 0, req.Limit) // the reasons, one a list item
+	slot := m.view(c).slot
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	take := func(i int32, score float64, reason string) {
+		if k := slot[i]; k < 0 || h.boughtAt(i) {
+			return
+		} else if it := &c.rows[k].Item; !it.InStock || !availableIn(*it, req.AvailableIn) {
+			return
+		}
+		why = append(why, reason)
+		n := len(why)
+		out = append(out, engine.Recommended{Item: m.ids[i], Score: score, Reasons: why[n-1 : n : n]})
+	}
+	if ok {
+		reason := "popular_in_region:" + req.Region
 		for j, i := range rk.Items {
-			es = append(es, entry{id: m.ids[i], score: rk.Scores[j], reason: why})
+			if len(out) == req.Limit {
+				return out
+			}
+			take(i, rk.Scores[j], reason)
 		}
 	}
-	es = append(es, m.popularEntries(1)...)
-	return finish(c, req, es, nil)
+	picked := m.picked(out) // listed already as regional, not again as popular
+	for _, i := range m.popular {
+		if len(out) == req.Limit {
+			break
+		}
+		if !picked(i) {
+			take(i, m.pop[i], "popular")
+		}
+	}
+	return out
+}
+
+// picked returns whether model item i is in recs, a short list of the
+// model's items.
+func (m *Model) picked(recs []engine.Recommended) func(i int32) bool {
+	if len(recs) <= 8 {
+		return func(i int32) bool {
+			return slices.ContainsFunc(recs, func(r engine.Recommended) bool { return r.Item == m.ids[i] })
+		}
+	}
+	in := make(map[engine.ItemID]bool, len(recs))
+	for _, r := range recs {
+		in[r.Item] = true
+	}
+	return func(i int32) bool { return in[m.ids[i]] }
 }
 
 // launchState tells whether it is a new arrival or an upcoming launch at now.
@@ -335,7 +390,7 @@ func catalogOnly(c *Catalog, req engine.RecRequest, h *history) []engine.Recomme
 		return true
 	})
 	return finish(c, req, es, func(id engine.ItemID) bool {
-		return id == req.Item || (req.Strategy == engine.StrategyForYou && h.bought(id))
+		return id == req.Item || ((req.Strategy == engine.StrategyForYou || req.Strategy == engine.StrategyRegion) && h.bought(id))
 	})
 }
 

@@ -222,6 +222,52 @@ func TestStrategies(t *testing.T) {
 			t.Errorf("region = %+v", got)
 		}
 	})
+	t.Run("RegionLeavesOutWhatWasBought", func(t *testing.T) {
+		// u21 bought lamp, shade, bulb, lantern and bags; bags and the
+		// lighting sell best in the south.
+		bought := []engine.ItemID{"lamp", "shade", "bulb", "lantern", "bag"}
+		req := req(engine.StrategyRegion)
+		req.Limit = 20
+		without := req
+		without.History = nil
+		if got := ids(m.Recommend(c, without)); !slices.Contains(got, "bag") || !slices.Contains(got, "lamp") {
+			t.Fatalf("region without history = %v, want the bag and the lamp in it", got)
+		}
+		got := m.Recommend(c, req)
+		if len(got) == 0 {
+			t.Fatal("empty")
+		}
+		for _, r := range got {
+			if slices.Contains(bought, r.Item) {
+				t.Errorf("region returned %s, already bought: %v", r.Item, ids(got))
+			}
+		}
+		// Without the purchases signal the engine passes no purchases: the
+		// history it passes (here browsing only) changes nothing.
+		var browsing []engine.Event
+		for _, e := range req.History {
+			if e.Type != engine.EventPurchase {
+				browsing = append(browsing, e)
+			}
+		}
+		req.History = browsing
+		if diff := cmp.Diff(m.Recommend(c, without), m.Recommend(c, req)); diff != "" {
+			t.Errorf("region used more than purchases (-no history +browsing):\n%s", diff)
+		}
+	})
+	t.Run("RegionNotPersonalized", func(t *testing.T) {
+		// History not allowed: the same non-personalized list for everyone,
+		// bought items included.
+		req := req(engine.StrategyRegion)
+		req.Personalized = false
+		got := m.Recommend(c, req)
+		if want := m.Recommend(c, engine.RecRequest{Strategy: engine.StrategyRegion, Now: now}); !cmp.Equal(want, got) {
+			t.Errorf("region not personalized = %v, want the fallback %v", ids(got), ids(want))
+		}
+		if len(got) == 0 || got[0].Item != "bag" || !slices.Contains(got[0].Reasons, "popular") {
+			t.Errorf("region not personalized = %+v, want the bag first, as popular", got)
+		}
+	})
 	t.Run("ForYouReasons", func(t *testing.T) {
 		got := m.Recommend(c, req(engine.StrategyForYou))
 		if len(got) == 0 {

@@ -15,8 +15,8 @@ import (
 	"heed/recommend/eval"
 )
 
-// TestRetailEval scores for_you (P2) and complementary (P3) on the
-// validation split, or on the test split with HEED_SPLIT=test. Run with
+// TestRetailEval scores for_you and region (P2) and complementary (P3) on
+// the validation split, or on the test split with HEED_SPLIT=test. Run with
 // go test -tags retail -run RetailEval -v ./recommend/.
 func TestRetailEval(t *testing.T) {
 	d, err := onlineretail.Load()
@@ -62,11 +62,16 @@ func TestRetailEval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	region, err := eval.Evaluate(ctx, s, eval.P2Cases(s), h.Strategy(engine.StrategyRegion))
+	if err != nil {
+		t.Fatal(err)
+	}
 	p3, err := eval.Evaluate(ctx, s, eval.P3Cases(s), h.Strategy(engine.StrategyComplementary))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("RESULT %s P2 for_you %+v", s.Name, p2)
+	t.Logf("RESULT %s P2 region %+v", s.Name, region)
 	t.Logf("RESULT %s P3 complementary %+v", s.Name, p3)
 }
 
