@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +186,7 @@ type DB struct {
 	instance  string // set by Open
 	lockSeed  maphash.Seed
 
-	tableDir string // Dir, absolute with symlinks resolved, for trimTables
+	tableDir string // Dir, absolute with symlinks resolved, for trimTables (the decision index: dec.idxDir)
 
 	stopMaint chan struct{} // closed by Close to stop maintain
 	maintDone chan struct{} // closed when maintain returns
@@ -229,18 +230,19 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*DB, error) {
 		kv.Close()
 		return nil, err
 	}
+	// The decision log first: purges erase decisions from its index.
+	if err := db.dec.start(db); err != nil {
+		db.group.stop()
+		kv.Close()
+		return nil, fmt.Errorf("badgerstore: decision log: %w", err)
+	}
 	if err := db.resumePurges(ctx); err != nil {
+		db.dec.stop()
 		db.group.stop()
 		kv.Close()
 		return nil, err
 	}
 	db.act.start(db)
-	if err := db.dec.start(db); err != nil {
-		db.act.stop()
-		db.group.stop()
-		kv.Close()
-		return nil, fmt.Errorf("badgerstore: decision log: %w", err)
-	}
 	go db.maintain()
 	return db, nil
 }
@@ -374,10 +376,14 @@ func (db *DB) update(ctx context.Context, fn func(txn *badger.Txn) error) error 
 }
 
 // updateAlone runs fn in a transaction of its own, retrying conflicts.
-func (db *DB) updateAlone(fn func(txn *badger.Txn) error) error {
+func (db *DB) updateAlone(fn func(txn *badger.Txn) error) error { return updateRetrying(db.kv, fn) }
+
+// updateRetrying runs fn in a read-write transaction of kv, retrying
+// conflicts.
+func updateRetrying(kv *badger.DB, fn func(txn *badger.Txn) error) error {
 	backoff := 50 * time.Microsecond
 	for attempt := 1; ; attempt++ {
-		err := db.kv.Update(fn)
+		err := kv.Update(fn)
 		if !errors.Is(err, badger.ErrConflict) || attempt == maxAttempts {
 			return err
 		}
@@ -424,7 +430,9 @@ func (db *DB) maintain() {
 		case <-db.stopMaint:
 			return
 		case <-trim:
-			if err := db.trimTables(); err != nil {
+			err1 := trimTables(db.kv, db.tableDir)
+			err2 := trimTables(db.dec.idx, db.dec.idxDir)
+			if err := cmp.Or(err1, err2); err != nil {
 				db.log.Debug("badgerstore: trim mapped tables", "err", err)
 			}
 		case <-gc.C:

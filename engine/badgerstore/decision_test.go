@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
 
 	"heed/engine"
@@ -142,5 +143,89 @@ func TestDecisionErasedFromSegments(t *testing.T) {
 		if bytes.Contains(b, []byte("very-personal-7731")) {
 			t.Errorf("%s still holds the erased decision", f)
 		}
+	}
+}
+
+// TestDecisionIndexMovedOutOfTheStore: a data directory from a heed that
+// kept the decision index in the store (d/ and du/ keys) opens with the
+// entries moved to the index, expiry kept: the decisions stay readable and
+// erasable.
+func TestDecisionIndexMovedOutOfTheStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	index := filepath.Join(dir, "decisions", "index")
+	db := mustOpen(t, badgerstore.Options{Dir: dir})
+	mustUser(t, db, "u1")
+	db.LogDecision(decision("dec_old_1", "u1"))
+	db.LogDecision(decision("dec_old_2", ""))
+	mustClose(t, db)
+
+	// Put the index where an older heed kept it.
+	type entry struct {
+		k, v    []byte
+		expires uint64
+	}
+	var moved []entry
+	rawDo(t, index, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			moved = append(moved, entry{it.Item().KeyCopy(nil), v, it.Item().ExpiresAt()})
+		}
+		for _, e := range moved {
+			if err := txn.Delete(e.k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if len(moved) != 3 { // d/dec_old_1, d/dec_old_2, du/u1/dec_old_1
+		t.Fatalf("setup: %d index entries, want 3", len(moved))
+	}
+	rawDo(t, dir, func(txn *badger.Txn) error {
+		for _, e := range moved {
+			ent := badger.NewEntry(e.k, e.v)
+			ent.ExpiresAt = e.expires
+			if err := txn.SetEntry(ent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	db = mustOpen(t, badgerstore.Options{Dir: dir})
+	for _, id := range []string{"dec_old_1", "dec_old_2"} {
+		if _, err := db.Decision(ctx, id); err != nil {
+			t.Errorf("Decision(%s) after the move: %v", id, err)
+		}
+	}
+	if err := db.Erase(ctx, "u1", engine.ErasureProof{SubjectHash: "h1"}, engine.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Decision(ctx, "dec_old_1")
+	wantErr(t, err, engine.ErrNotFound)
+	mustClose(t, db)
+	for _, prefix := range []string{"d/", "du/"} {
+		if keys := rawKeys(t, dir, prefix); len(keys) != 0 {
+			t.Errorf("store keys under %q after the move: %q", prefix, keys)
+		}
+	}
+	var expiring int
+	rawDo(t, index, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if it.Item().ExpiresAt() > 0 {
+				expiring++
+			}
+		}
+		return nil
+	})
+	if expiring != 1 { // d/dec_old_2; u1's went with the erasure
+		t.Errorf("%d index entries with an expiry, want 1", expiring)
 	}
 }

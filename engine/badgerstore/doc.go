@@ -10,7 +10,9 @@
 // transactions to one writer goroutine, so concurrent writers share its
 // work. The decision log is the exception: LogDecision only queues, and a
 // background writer stores decisions in batches (see decision.go), as JSON
-// lines in hourly files under <Dir>/decisions/ (segments.go), indexed here.
+// lines in hourly files under <Dir>/decisions/ (segments.go), indexed in a
+// Badger database of their own under <Dir>/decisions/index/ (not synced;
+// indexOptions says why it is not this one).
 //
 // # Memory
 //
@@ -42,9 +44,6 @@
 //	td/<user>\x00<seq>                       interest tags one batch of events added
 //	                                         (engine.Interests binary, no deleted list)
 //	a/<user>\x00<^at><^seq>                  engine.ActivityEntry as JSON, newest first
-//	d/<decision id>                          where the decision is in the segment files
-//	                                         (hour, offset, length; 16 bytes), with a TTL
-//	du/<user>\x00<decision id>               empty, same TTL: decisions about a user
 //	p/<subject hash>                         engine.ErasureProof as JSON
 //	pm/<name>                                policy module text
 //	o/<next-at><item id>                     engine.OutboxItem as JSON, due order
@@ -97,4 +96,10 @@
 // an erasure. Until e/<user> is gone, that id reads as unknown; PutUser of the
 // same id finishes the purge first, and Open resumes any purge a crash
 // interrupted.
+//
+// The decision index, in its own database:
+//
+//	d/<decision id>                          where the decision is in the segment files
+//	                                         (hour, offset, length; 16 bytes), with a TTL
+//	du/<user>\x00<decision id>               empty, same TTL: decisions about a user
 package badgerstore

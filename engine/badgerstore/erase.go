@@ -150,8 +150,9 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		return err
 	}
 	guard := userKey(pPurge, id)
-	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pDecisionUser, id), userRange(pEvent, id),
+	ranges := [][]byte{userRange(pConsent, id), userRange(pActivity, id), userRange(pEvent, id),
 		userRange(pDeliveryUser, id)}
+	decisions := userRange(pDecisionUser, id) // in the decision index
 	for range 3 {
 		if err := db.purgeRange(ctx, guard, ranges[0], func(*badger.Txn, *badger.Item, []byte) error { return nil }); err != nil {
 			return err
@@ -161,22 +162,23 @@ func (db *DB) finishPurge(ctx context.Context, id engine.UserID) error {
 		}); err != nil {
 			return err
 		}
-		if err := db.purgeRange(ctx, guard, ranges[2], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
-			return db.moveDecisionIndex(txn, item, suffix, target)
-		}); err != nil {
+		if err := db.purgeDecisions(ctx, guard, decisions, target); err != nil {
 			return err
 		}
-		if err := db.purgeRange(ctx, guard, ranges[3], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
+		if err := db.purgeRange(ctx, guard, ranges[2], func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
 			return moveEvent(txn, item, suffix, target)
 		}); err != nil {
 			return err
 		}
 		// Deliveries, queued ones included, go with the user (a merged
 		// user's were planned for the user that no longer is).
-		if err := db.purgeRange(ctx, guard, ranges[4], func(txn *badger.Txn, _ *badger.Item, suffix []byte) error {
+		if err := db.purgeRange(ctx, guard, ranges[3], func(txn *badger.Txn, _ *badger.Item, suffix []byte) error {
 			return deleteDelivery(txn, id, suffix)
 		}); err != nil {
 			return err
+		}
+		if !db.dec.indexEmpty(decisions) {
+			continue // decisions logged meanwhile
 		}
 		// Drop the guard only if it still stands for an empty purge: a
 		// later erasure of a re-created user may have written it again.
@@ -223,21 +225,62 @@ func moveActivity(txn *badger.Txn, item *badger.Item, suffix []byte, target engi
 	return txn.Set(append(userRange(pActivity, target), suffix...), b)
 }
 
-// moveDecisionIndex moves a removed user's decision-index entry to target,
-// the merge survivor, if target exists, and otherwise erases the decision.
-func (db *DB) moveDecisionIndex(txn *badger.Txn, item *badger.Item, suffix []byte, target engine.UserID) error {
-	if target != "" {
-		ok, err := exists(txn, userKey(pUser, target))
-		if err != nil {
+// purgeDecisions moves the decision-index entries under prefix (a removed
+// user's) to target, the merge survivor, if target exists, and otherwise
+// erases the decisions, purgeChunk entries per transaction of the index.
+// Like purgeRange it stops once guard is gone, but it reads guard (in the
+// store) before each transaction of the index, not in it: a purge of the
+// same user that completes in between, and a new user of the same id who
+// is logged a decision in that moment, is a race it does not close.
+func (db *DB) purgeDecisions(ctx context.Context, guard, prefix []byte, target engine.UserID) error {
+	for {
+		var live, move bool
+		err := db.view(ctx, func(txn *badger.Txn) error {
+			var err error
+			if live, err = exists(txn, guard); err != nil || !live || target == "" {
+				return err
+			}
+			move, err = exists(txn, userKey(pUser, target))
+			return err
+		})
+		if err != nil || !live {
 			return err
 		}
-		if ok {
-			e := badger.NewEntry(append(userRange(pDecisionUser, target), suffix...), nil)
-			e.ExpiresAt = item.ExpiresAt()
-			return txn.SetEntry(e)
+		n := 0
+		err = db.dec.updateIndex(func(txn *badger.Txn) error {
+			n = 0
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			var keys [][]byte
+			for it.Rewind(); it.Valid() && n < purgeChunk; it.Next() {
+				if err := ctx.Err(); err != nil {
+					it.Close()
+					return err
+				}
+				item := it.Item()
+				k := item.KeyCopy(nil)
+				suffix := k[len(prefix):]
+				var err error
+				if move {
+					e := badger.NewEntry(append(userRange(pDecisionUser, target), suffix...), nil)
+					e.ExpiresAt = item.ExpiresAt()
+					err = txn.SetEntry(e)
+				} else {
+					err = db.dec.eraseDecision(txn, string(suffix))
+				}
+				if err != nil {
+					it.Close()
+					return err
+				}
+				keys = append(keys, k)
+				n++
+			}
+			it.Close()
+			return deleteKeys(txn, keys)
+		})
+		if err != nil || n == 0 {
+			return err
 		}
 	}
-	return db.dec.eraseDecision(txn, string(suffix))
 }
 
 // rangeEmpty reports whether no key starts with prefix.

@@ -3,6 +3,7 @@ package badgerstore_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -201,7 +202,8 @@ func TestPurgeResumedOnOpen(t *testing.T) {
 		}
 		return txn.Set([]byte("e/u1"), nil)
 	})
-	if len(rawKeys(t, dir, "c/u1\x00")) == 0 || len(rawKeys(t, dir, "a/u1\x00")) == 0 || len(rawKeys(t, dir, "du/u1\x00")) == 0 {
+	index := filepath.Join(dir, "decisions", "index")
+	if len(rawKeys(t, dir, "c/u1\x00")) == 0 || len(rawKeys(t, dir, "a/u1\x00")) == 0 || len(rawKeys(t, index, "du/u1\x00")) == 0 {
 		t.Fatal("setup: the ledger, activity and decision index should be on disk")
 	}
 
@@ -214,9 +216,12 @@ func TestPurgeResumedOnOpen(t *testing.T) {
 		t.Errorf("activity = %+v, want empty", got)
 	}
 	mustClose(t, db)
-	for _, prefix := range []string{"e/", "c/u1\x00", "a/u1\x00", "du/u1\x00"} {
+	for _, prefix := range []string{"e/", "c/u1\x00", "a/u1\x00"} {
 		if keys := rawKeys(t, dir, prefix); len(keys) != 0 {
 			t.Errorf("keys under %q after Open: %q", prefix, keys)
 		}
+	}
+	if keys := rawKeys(t, index, "du/u1\x00"); len(keys) != 0 {
+		t.Errorf("decision index keys of u1 after Open: %q", keys)
 	}
 }

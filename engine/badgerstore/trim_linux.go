@@ -31,20 +31,20 @@ import (
 // listed both before and after the iterator was opened was in the tree when
 // it was (table ids are never reused), so it stays mapped until the
 // iterator is closed.
-func (db *DB) trimTables() error {
-	if db.tableDir == "" {
+func trimTables(kv *badger.DB, dir string) error {
+	if dir == "" {
 		return nil
 	}
 	before := make(map[uint64]bool)
-	for _, t := range db.kv.Tables() {
+	for _, t := range kv.Tables() {
 		before[t.ID] = true
 	}
-	txn := db.kv.NewTransaction(false)
+	txn := kv.NewTransaction(false)
 	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{}) // no prefix: pins every table
 	defer it.Close()
 	pinned := make(map[uint64]bool)
-	for _, t := range db.kv.Tables() {
+	for _, t := range kv.Tables() {
 		if before[t.ID] {
 			pinned[t.ID] = true
 		}
@@ -57,7 +57,7 @@ func (db *DB) trimTables() error {
 	for line := range bytes.Lines(maps) {
 		// start-end perms offset dev inode path
 		f := strings.Fields(string(line))
-		if len(f) != 6 || filepath.Dir(f[5]) != db.tableDir || !strings.HasSuffix(f[5], ".sst") {
+		if len(f) != 6 || filepath.Dir(f[5]) != dir || !strings.HasSuffix(f[5], ".sst") {
 			continue
 		}
 		id, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(f[5]), ".sst"), 10, 64)

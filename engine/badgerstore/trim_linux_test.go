@@ -55,7 +55,7 @@ func TestTrimTables(t *testing.T) {
 	if before == 0 {
 		t.Fatal("setup: no table pages are resident")
 	}
-	if err := db.trimTables(); err != nil {
+	if err := trimTables(db.kv, db.tableDir); err != nil {
 		t.Fatal(err)
 	}
 	after := residentTableKB(t, dir)
