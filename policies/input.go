@@ -38,7 +38,9 @@ const (
 	maxRecordTerms = 8192 // per generation; two generations are kept
 	maxScopeTerms  = 1024
 	maxNoticeTerms = 16
-	maxLedgerTerms = 4096 // per generation; arrays of cached record terms
+	// Ledger arrays keep their records' terms alive after the record cache
+	// drops them: at most about 2 × 1024 ledgers of a few KB each.
+	maxLedgerTerms = 1024 // per generation
 )
 
 func newInputs() *inputs {

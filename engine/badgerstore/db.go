@@ -186,7 +186,7 @@ type DB struct {
 	instance  string // set by Open
 	lockSeed  maphash.Seed
 
-	tableDir string // Dir, absolute with symlinks resolved, for trimTables (the decision index: dec.idxDir)
+	tableDir string // Dir, absolute with symlinks resolved, for trimTables
 
 	stopMaint chan struct{} // closed by Close to stop maintain
 	maintDone chan struct{} // closed when maintain returns

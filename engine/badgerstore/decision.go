@@ -312,14 +312,15 @@ func (l *decisionLog) updateIndex(fn func(txn *badger.Txn) error) error {
 	return wrapErr(updateRetrying(l.idx, fn))
 }
 
-// indexEmpty reports whether the index has no key under prefix.
+// indexEmpty reports whether the index has no key under prefix (false if
+// it cannot tell).
 func (l *decisionLog) indexEmpty(prefix []byte) bool {
-	empty := true
-	l.idx.View(func(txn *badger.Txn) error {
+	empty := false
+	err := l.idx.View(func(txn *badger.Txn) error {
 		empty = rangeEmpty(txn, prefix)
 		return nil
 	})
-	return empty
+	return err == nil && empty
 }
 
 // flush returns once every decision queued before the call is written.
