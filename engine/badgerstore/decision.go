@@ -214,13 +214,14 @@ func (l *decisionLog) store(batch []queuedDecision) error {
 // fsync that only the store's own writes need (the segments are not synced
 // either), and the store's reads walked the level-0 tables they left
 // behind. Moving it out made consent checks over HTTP about 1.4× as fast
-// and event ingestion 1.25× (BENCHMARKS.md). Memtables of 16 MB (the
-// store's: 8) because it is written far more than read: with 4 MB, flushes
-// every second or two cost checks most of that gain; caches are small.
+// and event ingestion 1.25× (BENCHMARKS.md). Memtables of 8 MB, as the
+// store's: with 4 MB, flushes every second or two cost checks most of that
+// gain, and 16 MB did no better. Caches are small: it is written far more
+// than read.
 func indexOptions(dir string, inMemory bool, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithSyncWrites(false).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithBaseTableSize(1 << 20).
 		WithBlockCacheSize(4 << 20).
