@@ -168,10 +168,12 @@ func TestWithdrawalChangesTheNextList(t *testing.T) {
 	}
 }
 
-// TestRegionReadsOnlyPurchases: a region list leaves out what the shopper
-// bought, and reads, and reports as used, nothing but purchases and the
-// region, however much else the shopper allows.
-func TestRegionReadsOnlyPurchases(t *testing.T) {
+// TestListsReadOnlyWhatTheyUse: each strategy reads, and reports as used,
+// only the signals it can use. A region list leaves out what the shopper
+// bought and reads nothing but purchases and the region; buy_again reads
+// purchases; similar and complementary are about the context item only:
+// not personalized, the same for everyone, not in the usage log.
+func TestListsReadOnlyWhatTheyUse(t *testing.T) {
 	h := shop(t)
 	res := h.recommend("alice", "strategy=region&limit=8")
 	if want := []engine.Signal{engine.SignalPurchases, engine.SignalRegion}; !res.Personalized || !reflect.DeepEqual(res.SignalsUsed, want) {
@@ -188,6 +190,32 @@ func TestRegionReadsOnlyPurchases(t *testing.T) {
 	bob := h.recommend("bob", "strategy=region&limit=8")
 	if bob.Personalized || len(bob.SignalsUsed) != 0 || !slices.ContainsFunc(bob.Items, func(r engine.Recommended) bool { return r.Item == "tea-1" }) {
 		t.Errorf("bob's region list without consent: personalized %v, signals %v, items %v; want the fallback, tea-1 in it", bob.Personalized, bob.SignalsUsed, bob.Items)
+	}
+
+	again := h.recommend("alice", "strategy=buy_again&limit=8")
+	if want := []engine.Signal{engine.SignalPurchases}; !again.Personalized || !reflect.DeepEqual(again.SignalsUsed, want) {
+		t.Errorf("buy_again list: personalized %v, signals %v; want %v", again.Personalized, again.SignalsUsed, want)
+	}
+
+	logged := func() int {
+		n := 0
+		for _, e := range h.activity("alice") {
+			if e["action"] == engine.ActionRecommendation {
+				n++
+			}
+		}
+		return n
+	}
+	before := logged()
+	for _, strategy := range []string{"similar", "complementary"} {
+		q := "strategy=" + strategy + "&item_id=tea-1&limit=5"
+		a, b := h.recommend("alice", q), h.recommend("bob", q)
+		if a.Personalized || len(a.SignalsUsed) != 0 || len(a.Items) == 0 || !reflect.DeepEqual(a.Items, b.Items) {
+			t.Errorf("%s for alice: personalized %v, signals %v, items %v; want bob's list %v", strategy, a.Personalized, a.SignalsUsed, a.Items, b.Items)
+		}
+	}
+	if n := logged(); n != before {
+		t.Errorf("similar and complementary lists added %d usage-log entries, want none", n-before)
 	}
 }
 

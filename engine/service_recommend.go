@@ -87,11 +87,12 @@ func (s *Service) Recommend(ctx context.Context, id UserID, q RecQuery) (RecResu
 	if err != nil {
 		return RecResult{}, err
 	}
+	read := strategySignals(q.Strategy, allowed)
 	req := RecRequest{Strategy: q.Strategy, Item: q.Item, AvailableIn: q.AvailableIn, Limit: q.Limit,
-		Now: s.now(), Personalized: len(allowed) > 0}
+		Now: s.now(), Personalized: len(read) > 0}
 	res := RecResult{User: id, Strategy: q.Strategy, Personalized: req.Personalized, DecisionID: d.ID, SignalsUsed: []Signal{}}
 	if req.Personalized {
-		if err := s.personalize(ctx, u, strategySignals(q.Strategy, allowed), &req); err != nil {
+		if err := s.personalize(ctx, u, read, &req); err != nil {
 			return RecResult{}, err
 		}
 		res.SignalsUsed = signalsUsed(req)
@@ -159,15 +160,24 @@ func (s *Service) personalize(ctx context.Context, u User, allowed []Signal, req
 
 // strategySignals narrows allowed to the signals strategy st can use, so
 // that a list reads, and reports as used, no more than it needs: region
-// ranks by the shopper's region and leaves out what they bought, and reads
-// nothing else. The other strategies may use every allowed signal.
+// ranks by the shopper's region and leaves out what they bought, buy_again
+// lists what they bought, and similar and complementary are about the
+// context item alone (the same list for everyone, as GET
+// /v1/items/{id}/similar gives). for_you and new_arrivals may use every
+// allowed signal. A strategy left with no signal is not personalized.
 func strategySignals(st Strategy, allowed []Signal) []Signal {
-	if st != StrategyRegion {
+	var keep func(Signal) bool
+	switch st {
+	case StrategyRegion:
+		keep = func(sig Signal) bool { return sig == SignalPurchases || sig == SignalRegion }
+	case StrategyBuyAgain:
+		keep = func(sig Signal) bool { return sig == SignalPurchases }
+	case StrategySimilar, StrategyComplementary:
+		return nil
+	default:
 		return allowed
 	}
-	return slices.DeleteFunc(slices.Clone(allowed), func(sig Signal) bool {
-		return sig != SignalPurchases && sig != SignalRegion
-	})
+	return slices.DeleteFunc(slices.Clone(allowed), func(sig Signal) bool { return !keep(sig) })
 }
 
 // signalsUsed lists, in Signals order, the signals req carries data of.
