@@ -56,7 +56,8 @@ func (m *Model) Recommend(c *Catalog, req engine.RecRequest) []engine.Recommende
 	case m == nil:
 		h = readHistory(m, c, req)
 	case req.Strategy == engine.StrategySimilar || req.Strategy == engine.StrategyComplementary:
-		h = newHistory(req) // the lists of a model read no more of it
+		h = m.histories.Get().(*history) // empty: see releaseHistory
+		h.start(req)                     // the lists of a model read no more of it
 	case req.Strategy == engine.StrategyRegion:
 		h = readPurchases(m, req) // only what was bought, to leave it out
 	default:
@@ -158,41 +159,112 @@ func siftDown(es []entry, j int) {
 	}
 }
 
-// popularEntries lists the globally popular items in tier.
-func (m *Model) popularEntries(tier int) []entry {
-	es := make([]entry, len(m.popular))
-	for j, i := range m.popular {
-		es[j] = entry{id: m.ids[i], tier: tier, score: m.pop[i], reason: "popular"}
-	}
-	return es
-}
-
 // contextList serves similar and complementary: the context item's
-// neighbours, then items sharing its tags, then popular items.
+// neighbours, then (when they are fewer than the limit) items sharing its
+// tags, then popular items; each tier best first, ties by id, each item
+// once, in stock, sold in req.AvailableIn and not the context item.
+//
+// It lists what sorting every entry of the three tiers (finish) would,
+// reading no more than it needs: the neighbours are few; the catalog is
+// scanned for items sharing tags only if the neighbours that pass the
+// filters do not fill the list; and popular items are walked from the
+// sorted popular list (rankPop: best first, ties by id, the order finish
+// gives them) only until the list is full.
 func (m *Model) contextList(c *Catalog, req engine.RecRequest, h *history) []engine.Recommended {
-	prefix := "similar_to:"
-	if req.Strategy == engine.StrategyComplementary {
-		prefix = "bought_with:"
-	}
-	var es []entry
-	if i, ok := m.itemIndex(req.Item); ok {
-		nb := &m.similar
-		if req.Strategy == engine.StrategyComplementary {
-			nb = &m.complement
-		}
-		its, scs := nb.of(i)
-		why := prefix + string(req.Item)
-		for t, j := range its {
-			es = append(es, entry{id: m.ids[j], score: float64(scs[t]), reason: why})
-		}
-	}
-	if len(es) < req.Limit && req.Item != "" {
-		es = append(es, contentNeighbours(c, req.Item, h, 1)...)
-	}
+	var (
+		view *catalogView
+		its  []int32
+		scs  []float32
+		pick pickedSet // the model items listed, and the context item
+	)
+	ctx, inModel := m.itemIndex(req.Item)
 	if m != nil {
-		es = append(es, m.popularEntries(2)...)
+		view = m.view(c)
+		if inModel {
+			nb := &m.similar
+			if req.Strategy == engine.StrategyComplementary {
+				nb = &m.complement
+			}
+			its, scs = nb.of(ctx)
+			pick.add(ctx)
+		}
 	}
-	return finish(c, req, es, func(id engine.ItemID) bool { return id == req.Item })
+	out := make([]engine.Recommended, 0, req.Limit)
+	why := make([]string, 0, req.Limit) // the reasons, one a list item
+	take := func(id engine.ItemID, score float64, reason string) {
+		why = append(why, reason)
+		n := len(why)
+		out = append(out, engine.Recommended{Item: id, Score: score, Reasons: why[n-1 : n : n]})
+	}
+	sold := func(it *engine.Item) bool { return it.InStock && availableIn(*it, req.AvailableIn) }
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+
+	// The neighbours, sorted as finish sorts them. They are kept best first
+	// by float64 score, ties by index; their float32 scores may tie where
+	// those did not, and finish orders ties by id.
+	if len(its) > 0 {
+		var buf [64]scoredItem
+		nbs := buf[:0]
+		if len(its) > len(buf) {
+			nbs = make([]scoredItem, 0, len(its))
+		}
+		for t, j := range its {
+			nbs = append(nbs, scoredItem{i: j, s: float64(scs[t])})
+		}
+		slices.SortFunc(nbs, func(a, b scoredItem) int {
+			if c := cmp.Compare(b.s, a.s); c != 0 {
+				return c
+			}
+			return strings.Compare(string(m.ids[a.i]), string(m.ids[b.i]))
+		})
+		reason := "similar_to:" + string(req.Item)
+		if req.Strategy == engine.StrategyComplementary {
+			reason = "bought_with:" + string(req.Item)
+		}
+		for _, e := range nbs {
+			if len(out) == req.Limit {
+				return out
+			}
+			if k := view.slot[e.i]; k < 0 || pick.has(e.i) || !sold(&c.rows[k].Item) {
+				continue
+			}
+			pick.add(e.i)
+			take(m.ids[e.i], e.s, reason)
+		}
+	}
+	if len(out) == req.Limit {
+		return out
+	}
+
+	// Items sharing the context item's tags, if the neighbours are fewer
+	// than the limit (whether or not they pass the filters).
+	if len(its) < req.Limit && req.Item != "" {
+		if ms := tagNeighbours(m, c, view, req, h, &pick, sold, req.Limit-len(out)); len(ms) > 0 {
+			reason := "similar_to:" + string(req.Item)
+			for _, e := range ms {
+				if e.i >= 0 {
+					pick.add(e.i)
+				}
+				take(e.id, e.s, reason)
+			}
+		}
+	}
+	if m == nil {
+		return out
+	}
+
+	// Popular items, each listed once (rankPop).
+	for _, i := range m.popular {
+		if len(out) == req.Limit {
+			break
+		}
+		if k := view.slot[i]; k < 0 || pick.has(i) || !sold(&c.rows[k].Item) {
+			continue
+		}
+		take(m.ids[i], m.pop[i], "popular")
+	}
+	return out
 }
 
 func (m *Model) itemIndex(id engine.ItemID) (int32, bool) {
@@ -203,39 +275,124 @@ func (m *Model) itemIndex(id engine.ItemID) (int32, bool) {
 	return i, ok
 }
 
-// contentNeighbours lists, in tier, the catalog items sharing interest tags
-// with item (tags the shopper blocked do not count).
-func contentNeighbours(c *Catalog, item engine.ItemID, h *history, tier int) []entry {
-	ctx, ok := c.Get(item)
-	if !ok {
+// A scoredItem is a model item with a score.
+type scoredItem struct {
+	i int32
+	s float64
+}
+
+// A pickedSet is a sorted set of model items, at most one more than the
+// longest list.
+type pickedSet struct {
+	n int
+	a [maxLimit + 1]int32
+}
+
+func (p *pickedSet) has(i int32) bool {
+	_, ok := slices.BinarySearch(p.a[:p.n], i)
+	return ok
+}
+
+func (p *pickedSet) add(i int32) {
+	j, ok := slices.BinarySearch(p.a[:p.n], i)
+	if ok {
+		return
+	}
+	copy(p.a[j+1:p.n+1], p.a[j:p.n])
+	p.a[j] = i
+	p.n++
+}
+
+// A tagMatch is a catalog item sharing tags with a context item.
+type tagMatch struct {
+	id engine.ItemID
+	s  float64 // the share of the context item's tags it has
+	i  int32   // its model index; -1: none
+}
+
+// worseMatch orders matches worst first: by score, then by id descending.
+func worseMatch(a, b tagMatch) int {
+	if c := cmp.Compare(a.s, b.s); c != 0 {
+		return c
+	}
+	return strings.Compare(string(b.id), string(a.id))
+}
+
+// tagNeighbours returns the k best (by score, ties by id) catalog items
+// sharing interest tags with req.Item (tags the shopper blocked do not
+// count), best first, each scored by the share of the item's tags it has:
+// only those sold (see sold), other than req.Item and not in pick. It
+// scans the catalog; c.mu must be held. m and view may be nil.
+func tagNeighbours(m *Model, c *Catalog, view *catalogView, req engine.RecRequest, h *history,
+	pick *pickedSet, sold func(*engine.Item) bool, k int) []tagMatch {
+	ctx, ok := c.items[req.Item]
+	if !ok || k <= 0 {
 		return nil
 	}
-	want := map[string]bool{}
-	for _, t := range ctx.InterestTags() {
-		if !h.blocked[t] {
-			want[t] = true
+	var buf [8]string
+	want := buf[:0] // the item's tags, each once
+	for _, t := range c.rows[ctx].interests {
+		if !h.blocked[t] && !slices.Contains(want, t) {
+			want = append(want, t)
 		}
 	}
 	if len(want) == 0 {
 		return nil
 	}
-	why := "similar_to:" + string(item)
-	var es []entry
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for k := range c.rows {
-		r := &c.rows[k]
+	var best []tagMatch // the k best, in a heap worst first
+	for slot := range c.rows {
+		r := &c.rows[slot]
 		n := 0
 		for _, t := range r.interests {
-			if want[t] {
+			if slices.Contains(want, t) {
 				n++
 			}
 		}
-		if n > 0 && r.ID != item {
-			es = append(es, entry{id: r.ID, tier: tier, score: float64(n) / float64(len(want)), reason: why})
+		if n == 0 || r.ID == req.Item || !sold(&r.Item) {
+			continue
+		}
+		e := tagMatch{id: r.ID, s: float64(n) / float64(len(want)), i: -1}
+		if len(best) == k && worseMatch(e, best[0]) <= 0 {
+			continue // no better than the worst kept
+		}
+		if m != nil {
+			if i, known := view.indexOf(m, int32(slot), r.ID); known {
+				if pick.has(i) {
+					continue // listed as a neighbour
+				}
+				e.i = i
+			}
+		}
+		if len(best) < k {
+			best = append(best, e)
+			for j := len(best) - 1; j > 0; { // up
+				p := (j - 1) / 2
+				if worseMatch(best[j], best[p]) >= 0 {
+					break
+				}
+				best[j], best[p] = best[p], best[j]
+				j = p
+			}
+			continue
+		}
+		best[0] = e
+		for j := 0; ; { // down
+			w, l := j, 2*j+1
+			if l < len(best) && worseMatch(best[l], best[w]) < 0 {
+				w = l
+			}
+			if r := l + 1; r < len(best) && worseMatch(best[r], best[w]) < 0 {
+				w = r
+			}
+			if w == j {
+				break
+			}
+			best[j], best[w] = best[w], best[j]
+			j = w
 		}
 	}
-	return es
+	slices.SortFunc(best, func(a, b tagMatch) int { return worseMatch(b, a) })
+	return best
 }
 
 // regionList serves region: popular in the shopper's region, then popular,
