@@ -1,7 +1,6 @@
 package recommend
 
 import (
-	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -159,18 +158,6 @@ func (c *Catalog) indexes() (byLaunch []engine.Item, launchSlot []int32, byID []
 		c.byLaunch, c.launchSlot, c.byID, c.stale = launch, slot, ids, false
 	}
 	return c.byLaunch, c.launchSlot, c.byID
-}
-
-// launchedBetween returns the items launching in [from, to], newest first.
-func (c *Catalog) launchedBetween(from, to time.Time) iter.Seq[engine.Item] {
-	launch, _ := c.launchedIn(from, to)
-	return func(yield func(engine.Item) bool) {
-		for j := len(launch) - 1; j >= 0; j-- {
-			if !yield(launch[j]) {
-				return
-			}
-		}
-	}
 }
 
 // launchedIn returns the items launching in [from, to], oldest first, with

@@ -46,6 +46,7 @@ type history struct {
 	cats    map[string]float64      // tags split: "category:x" as cats["x"]
 	labels  map[string]float64      // and "tag:y" as labels["y"]
 	words   map[string]float64      // search words, best = 1
+	sorted  []string                // the keys of words, sorted: matches add them in one order
 	blocked map[string]bool         // tags never matched nor named
 
 	order    []int32 // scratch space of readHistory
@@ -325,6 +326,8 @@ func readHistory(m *Model, c *Catalog, req engine.RecRequest) *history {
 	scaleToOne(h.tags)
 	keepTop(h.words, maxWords)
 	scaleToOne(h.words)
+	h.sorted = slices.AppendSeq(h.sorted[:0], maps.Keys(h.words))
+	slices.Sort(h.sorted)
 	for t, v := range h.tags {
 		if c, ok := strings.CutPrefix(t, "category:"); ok {
 			h.cats[c] = v
@@ -425,8 +428,8 @@ func (h *history) matchParts(it *engine.Item) (score float64, kind, name string)
 			}
 		}
 	}
-	for w, v := range h.words {
-		if containsFold(it.Title, w) {
+	for _, w := range h.sorted {
+		if v := h.words[w]; containsFold(it.Title, w) {
 			score += 0.5 * v
 			if 0.5*v > best || (0.5*v == best && kind == "matches_search:" && w < name) {
 				best, kind, name = 0.5*v, "matches_search:", w
@@ -524,5 +527,7 @@ func (m *Model) releaseHistory(h *history) {
 		clear(h.byID)
 	}
 	clear(h.blocked)
+	clear(h.sorted)
+	h.sorted = h.sorted[:0]
 	m.histories.Put(h)
 }

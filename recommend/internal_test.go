@@ -3,10 +3,13 @@ package recommend
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -412,5 +415,239 @@ func TestContextListAsFinish(t *testing.T) {
 		n, popular, content, withTies, short)
 	if popular == 0 || content == 0 || withTies == 0 || short == 0 {
 		t.Error("a tier or case was never reached")
+	}
+}
+
+// launchedBetween returns the items launching in [from, to], newest first:
+// the walk of newArrivals before it kept only the best.
+func (c *Catalog) launchedBetween(from, to time.Time) iter.Seq[engine.Item] {
+	launch, _ := c.launchedIn(from, to)
+	return func(yield func(engine.Item) bool) {
+		for j := len(launch) - 1; j >= 0; j-- {
+			if !yield(launch[j]) {
+				return
+			}
+		}
+	}
+}
+
+// newArrivalsByFinish is new_arrivals as it was served before newArrivals
+// kept only the best: an entry, with its reasons, for every item of the
+// launch window, all sorted by finish; without what the history shows
+// bought unless keepBought.
+func newArrivalsByFinish(m *Model, c *Catalog, req engine.RecRequest, keepBought bool) []engine.Recommended {
+	if req.Limit <= 0 {
+		req.Limit = defaultLimit
+	}
+	req.Limit = min(req.Limit, maxLimit)
+	if !req.Personalized {
+		req.History, req.Region, req.Interests = nil, "", nil
+	}
+	h := readHistory(m, c, req)
+	defer m.releaseHistory(h)
+	b := m.blend()
+	var es []entry
+	for it := range c.launchedBetween(h.now.Add(-b.NewFor), h.now.Add(b.UpcomingFor)) {
+		state, fresh := launchState(it, h.now, b)
+		if state == "" {
+			continue
+		}
+		e := entry{id: it.ID, score: 0.5 * fresh, reasons: []string{state}, upcoming: state == "upcoming"}
+		if s, why := h.match(&it); s > 0 && why != "" {
+			e.score += s
+			e.reasons = append(e.reasons, why)
+		}
+		if i, ok := m.itemIndex(it.ID); ok {
+			e.score += 0.2 * m.pop[i]
+		}
+		es = append(es, e)
+	}
+	exclude := h.bought
+	if keepBought {
+		exclude = nil
+	}
+	return finish(c, req, es, exclude)
+}
+
+// newArrivals keeps the best of the launch window and lists what sorting
+// every item of it would: with a model, another launch window or none;
+// items new, upcoming, neither, and exactly at now and at the window's
+// ends; upcoming items out of stock (listed) and new ones (not); items
+// unknown to the model, tied on score (ordered by id); delivery regions;
+// histories with views, searches and purchases (of items in the window:
+// left out), interests and blocked tags; any limit, personalized or not.
+func TestNewArrivalsAsBefore(t *testing.T) {
+	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
+	now := g.start.Add(g.span)
+	o := DefaultOptions()
+	o.Factors, o.Iterations, o.Workers = 8, 2, 2
+	m, err := Train(context.Background(), g.events(), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := m.withExact(m.opts.ExactScoringMax) // a narrower launch window
+	short.opts.Blend.NewFor, short.opts.Blend.UpcomingFor = 7*24*time.Hour, 3*24*time.Hour
+	models := []*Model{m, short, nil}
+	blends := map[*Model]Blend{m: m.blend(), short: short.blend(), nil: (*Model)(nil).blend()}
+
+	// Launch dates around now: at the ends of both windows, just outside
+	// them, at now and a nanosecond either side, anywhere near, or none.
+	day := 24 * time.Hour
+	offsets := []time.Duration{0, 1, -1, -60 * day, -60*day - 1, 90 * day, 90*day + 1,
+		-7 * day, -7*day - 1, 3 * day, 3*day + 1, -400 * day, 400 * day}
+	r := rand.New(rand.NewPCG(21, 22))
+	items := g.items(now)
+	var window []engine.ItemID // items new or upcoming in the default window
+	for j := range items {
+		it := &items[j]
+		switch x := r.IntN(10); {
+		case x < 2:
+			it.LaunchAt = now.Add(offsets[r.IntN(len(offsets))])
+		case x < 5:
+			it.LaunchAt = now.Add(time.Duration(r.Float64()*float64(170*day)) - 70*day)
+		default:
+			it.LaunchAt = time.Time{}
+		}
+		if !it.LaunchAt.IsZero() && r.IntN(4) == 0 {
+			it.InStock = false
+		}
+		if s, _ := launchState(*it, now, blends[m]); s != "" {
+			window = append(window, it.ID)
+		}
+	}
+	// Items unknown to the model, in groups launching together with the same
+	// content: tied on score.
+	var extra []engine.Item
+	for j := range 60 {
+		it := items[j/6*31]
+		it.ID = engine.ItemID(fmt.Sprintf("new-%02d", 59-j)) // ids against the launch order
+		it.LaunchAt = now.Add(time.Duration(j/6-5) * day)
+		it.InStock = j%6 != 0
+		extra = append(extra, it)
+	}
+	full := NewCatalog()
+	full.Put(items...)
+	full.Put(extra...)
+	partial := NewCatalog() // without every 7th item, and half the extra ones
+	for j, it := range items {
+		if j%7 != 3 {
+			partial.Put(it)
+		}
+	}
+	partial.Put(extra[:30]...)
+	empty := NewCatalog()
+	catalogs := []*Catalog{full, full, partial, empty}
+	launchOf := map[engine.ItemID]engine.Item{}
+	for _, it := range append(slices.Clone(items), extra...) {
+		launchOf[it.ID] = it
+	}
+
+	limits := []int{0, 1, 2, 3, 5, 10, 20, 50, 100, 199, 200, 500}
+	regions := []string{"", genRegion(0), genRegion(1), "nowhere"}
+	var n, matched, searched, upcomingOut, newIn, upcomingIn, atEnds, ties, excluded, single, shortLists, nilModel int
+	for n < 4000 {
+		mi := r.IntN(len(models))
+		md, c := models[mi], catalogs[r.IntN(len(catalogs))]
+		b := blends[md]
+		limit := limits[r.IntN(len(limits))]
+		if r.IntN(2) == 0 {
+			limit = 1 + r.IntN(maxLimit)
+		}
+		req := engine.RecRequest{
+			Strategy:     engine.StrategyNewArrivals,
+			Personalized: r.IntN(4) != 0,
+			History:      g.user(r.IntN(300)),
+			Now:          now,
+			Limit:        limit,
+			AvailableIn:  regions[r.IntN(len(regions))],
+		}
+		req.Region = req.History[0].Region
+		at := req.History[len(req.History)-1].OccurredAt
+		if r.IntN(2) == 0 { // bought items of the window, viewed others
+			e := engine.Event{Type: engine.EventPurchase, User: req.History[0].User, OccurredAt: at.Add(time.Hour)}
+			for range 1 + r.IntN(4) {
+				e.Items = append(e.Items, engine.LineItem{Item: window[r.IntN(len(window))], Quantity: 1})
+			}
+			e.Items = append(e.Items, engine.LineItem{Item: extra[r.IntN(len(extra))].ID, Quantity: 1})
+			req.History = append(slices.Clip(req.History), e,
+				engine.Event{Type: engine.EventView, User: e.User, Item: window[r.IntN(len(window))], OccurredAt: at.Add(2 * time.Hour)})
+		}
+		if r.IntN(3) == 0 { // searched again, or for the first time (in upper case)
+			// Only one word of a history may match a title: match adds up the
+			// words matching in map order, which may change the last bit.
+			q := fmt.Sprintf("KIND%d gift", r.IntN(g.cats))
+			if k := slices.IndexFunc(req.History, func(e engine.Event) bool { return e.Type == engine.EventSearch }); k >= 0 {
+				q = req.History[k].Query
+			}
+			req.History = append(slices.Clip(req.History), engine.Event{Type: engine.EventSearch, User: req.History[0].User,
+				Query: q, OccurredAt: at.Add(3 * time.Hour)})
+		}
+		for range r.IntN(4) {
+			tag := fmt.Sprintf("category:cat-%d", r.IntN(g.cats))
+			if r.IntN(2) == 0 {
+				tag = fmt.Sprintf("tag:t%d", r.IntN(53))
+			}
+			req.Interests = append(req.Interests, engine.InterestTag{Tag: tag, Weight: r.Float64()})
+		}
+		if r.IntN(4) == 0 {
+			req.Blocked = append(req.Blocked, fmt.Sprintf("category:cat-%d", r.IntN(g.cats)), "tag:t1")
+			for _, it := range req.Interests {
+				if r.IntN(2) == 0 {
+					req.Blocked = append(req.Blocked, it.Tag)
+				}
+			}
+		}
+
+		want := newArrivalsByFinish(md, c, req, false)
+		got := md.Recommend(c, req)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("request %d: model %d, limit %d, personalized %v, in %q, interests %v, blocked %q (-finish +newArrivals):\n%s",
+				n, mi, req.Limit, req.Personalized, req.AvailableIn, req.Interests, req.Blocked, diff)
+		}
+		n++
+		if md == nil {
+			nilModel++
+		}
+		if !slices.EqualFunc(want, newArrivalsByFinish(md, c, req, true), func(a, b engine.Recommended) bool { return a.Item == b.Item }) {
+			excluded++ // a bought item would have been listed
+		}
+		if limit := min(max(limit, 1), maxLimit); len(got) < limit {
+			shortLists++
+		} else if limit == 1 {
+			single++
+		}
+		for j, x := range got {
+			it := launchOf[x.Item]
+			switch x.Reasons[0] {
+			case "upcoming":
+				upcomingIn++
+				if !it.InStock {
+					upcomingOut++
+				}
+			case "new_arrival":
+				newIn++
+			}
+			if len(x.Reasons) == 2 {
+				matched++
+				if strings.HasPrefix(x.Reasons[1], "matches_search:") {
+					searched++
+				}
+			}
+			if d := it.LaunchAt.Sub(now); d == 0 || d == -b.NewFor || d == b.UpcomingFor {
+				atEnds++
+			}
+			if j > 0 && x.Score == got[j-1].Score {
+				ties++
+			}
+		}
+	}
+	t.Logf("%d requests (%d without a model): %d new and %d upcoming listed (%d out of stock), %d matching (%d a search), %d at now or a window's end, "+
+		"%d tied with the one before; %d lists without a bought item, %d short, %d of one item",
+		n, nilModel, newIn, upcomingIn, upcomingOut, matched, searched, atEnds, ties, excluded, shortLists, single)
+	for name, v := range map[string]int{"no model": nilModel, "new": newIn, "upcoming": upcomingIn, "upcoming out of stock": upcomingOut,
+		"matching": matched, "matching a search": searched, "at now or a window's end": atEnds, "ties": ties, "bought left out": excluded, "short": shortLists, "one item": single} {
+		if v == 0 {
+			t.Errorf("never reached: %s", name)
+		}
 	}
 }

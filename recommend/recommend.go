@@ -363,33 +363,7 @@ func tagNeighbours(m *Model, c *Catalog, view *catalogView, req engine.RecReques
 				e.i = i
 			}
 		}
-		if len(best) < k {
-			best = append(best, e)
-			for j := len(best) - 1; j > 0; { // up
-				p := (j - 1) / 2
-				if worseMatch(best[j], best[p]) >= 0 {
-					break
-				}
-				best[j], best[p] = best[p], best[j]
-				j = p
-			}
-			continue
-		}
-		best[0] = e
-		for j := 0; ; { // down
-			w, l := j, 2*j+1
-			if l < len(best) && worseMatch(best[l], best[w]) < 0 {
-				w = l
-			}
-			if r := l + 1; r < len(best) && worseMatch(best[r], best[w]) < 0 {
-				w = r
-			}
-			if w == j {
-				break
-			}
-			best[j], best[w] = best[w], best[j]
-			j = w
-		}
+		best = pushBest(best, k, e, worseMatch)
 	}
 	slices.SortFunc(best, func(a, b tagMatch) int { return worseMatch(b, a) })
 	return best
@@ -478,26 +452,107 @@ func launchState(it engine.Item, now time.Time, b Blend) (reason string, freshne
 }
 
 // newArrivals serves new_arrivals: new and upcoming items, those matching
-// the shopper's tags and searches first.
+// the shopper's tags and searches first. Each is scored by its freshness,
+// its match and its popularity, and listed best first (ties by id) if in
+// stock or upcoming, sold in req.AvailableIn and not bought (h).
+//
+// It lists what sorting every item of the launch window (finish) would:
+// the filters do not depend on the order, so it keeps only the best
+// req.Limit that pass them, and joins reasons only for those.
 func (m *Model) newArrivals(c *Catalog, req engine.RecRequest, h *history) []engine.Recommended {
 	b := m.blend()
-	var es []entry
-	for it := range c.launchedBetween(h.now.Add(-b.NewFor), h.now.Add(b.UpcomingFor)) {
-		state, fresh := launchState(it, h.now, b)
-		if state == "" {
+	var view *catalogView
+	if m != nil {
+		view = m.view(c)
+	}
+	launch, lslot := c.launchedIn(h.now.Add(-b.NewFor), h.now.Add(b.UpcomingFor))
+	best := make([]arrival, 0, min(req.Limit, len(launch))) // in a heap worst first
+	for j := range launch {
+		it := &launch[j]
+		state, fresh := launchState(*it, h.now, b)
+		if state == "" || !it.InStock && state != "upcoming" || !availableIn(*it, req.AvailableIn) {
 			continue
 		}
-		e := entry{id: it.ID, score: 0.5 * fresh, reasons: []string{state}, upcoming: state == "upcoming"}
-		if s, why := h.match(&it); s > 0 && why != "" {
-			e.score += s
-			e.reasons = append(e.reasons, why)
+		i, known := int32(-1), false
+		if m != nil {
+			i, known = view.indexOf(m, lslot[j], it.ID)
 		}
-		if i, ok := m.itemIndex(it.ID); ok {
-			e.score += 0.2 * m.pop[i]
+		if known && h.boughtAt(i) || !known && h.bought(it.ID) {
+			continue
 		}
-		es = append(es, e)
+		a := arrival{id: it.ID, score: 0.5 * fresh, state: state}
+		if ms, kind, name := h.matchParts(it); ms > 0 && kind != "" {
+			a.score += ms
+			a.kind, a.name = kind, name
+		}
+		if known {
+			a.score += 0.2 * m.pop[i]
+		}
+		best = pushBest(best, req.Limit, a, worseArrival)
 	}
-	return finish(c, req, es, h.bought)
+	slices.SortFunc(best, func(a, b arrival) int { return worseArrival(b, a) })
+	out := make([]engine.Recommended, len(best))
+	why := make([]string, 0, 2*len(best)) // the reasons of every list item
+	for j, a := range best {
+		n := len(why)
+		why = append(why, a.state)
+		if a.kind != "" {
+			why = append(why, a.kind+a.name)
+		}
+		out[j] = engine.Recommended{Item: a.id, Score: a.score, Reasons: why[n:len(why):len(why)]}
+	}
+	return out
+}
+
+// An arrival is a new or upcoming item on its way to a list.
+type arrival struct {
+	id         engine.ItemID
+	score      float64
+	state      string // new_arrival, upcoming
+	kind, name string // the best match (history.matchParts); kind empty: none
+}
+
+// worseArrival orders arrivals worst first: by score, then by id descending.
+func worseArrival(a, b arrival) int {
+	if c := cmp.Compare(a.score, b.score); c != 0 {
+		return c
+	}
+	return strings.Compare(string(b.id), string(a.id))
+}
+
+// pushBest offers x to best, the k best seen (by worse) in a heap worst
+// first, and returns best.
+func pushBest[T any](best []T, k int, x T, worse func(a, b T) int) []T {
+	if len(best) < k {
+		best = append(best, x)
+		for j := len(best) - 1; j > 0; { // up
+			p := (j - 1) / 2
+			if worse(best[j], best[p]) >= 0 {
+				break
+			}
+			best[j], best[p] = best[p], best[j]
+			j = p
+		}
+		return best
+	}
+	if k == 0 || worse(x, best[0]) <= 0 {
+		return best // no better than the worst kept
+	}
+	best[0] = x
+	for j := 0; ; { // down
+		w, l := j, 2*j+1
+		if l < len(best) && worse(best[l], best[w]) < 0 {
+			w = l
+		}
+		if r := l + 1; r < len(best) && worse(best[r], best[w]) < 0 {
+			w = r
+		}
+		if w == j {
+			return best
+		}
+		best[j], best[w] = best[w], best[j]
+		j = w
+	}
 }
 
 // buyAgain serves buy_again: what the shopper bought, weighted by how often
