@@ -213,8 +213,8 @@ func (l *decisionLog) store(batch []queuedDecision) error {
 // filled a memtable every few seconds, every write batch waited for an
 // fsync that only the store's own writes need (the segments are not synced
 // either), and the store's reads walked the level-0 tables they left
-// behind. Moving it out made consent checks over HTTP about 1.4× as fast
-// and event ingestion 1.25× (BENCHMARKS.md). Memtables of 8 MB, as the
+// behind. Moving it out made consent checks over HTTP about 1.4× as fast,
+// and event ingestion 1.25× in-process (BENCHMARKS.md). Memtables of 8 MB, as the
 // store's: with 4 MB, flushes every second or two cost checks most of that
 // gain, and 16 MB did no better. Caches are small: it is written far more
 // than read.
@@ -390,6 +390,9 @@ func (db *DB) Decision(ctx context.Context, id string) (engine.Decision, error) 
 			return engine.Decision{}, err
 		}
 		return d, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return engine.Decision{}, err
 	}
 	if err := db.enter(); err != nil {
 		return engine.Decision{}, err
