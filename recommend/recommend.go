@@ -113,7 +113,7 @@ func finish(c *Catalog, req engine.RecRequest, es []entry, exclude func(engine.I
 	out := make([]engine.Recommended, 0, min(req.Limit, len(es)))
 	seen := make(map[engine.ItemID]bool, req.Limit)
 	for j := len(es)/2 - 1; j >= 0; j-- {
-		siftDown(es, j)
+		siftDown(es, j, byTier)
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -122,7 +122,7 @@ func finish(c *Catalog, req engine.RecRequest, es []entry, exclude func(engine.I
 		last := len(es) - 1
 		es[0] = es[last]
 		es = es[:last]
-		siftDown(es, 0)
+		siftDown(es, 0, byTier)
 		k, ok := c.items[e.id]
 		if !ok || seen[e.id] {
 			continue
@@ -141,20 +141,21 @@ func finish(c *Catalog, req engine.RecRequest, es []entry, exclude func(engine.I
 	return out
 }
 
-// siftDown restores the heap order of es (best first by byTier) below j.
-func siftDown(es []entry, j int) {
+// siftDown restores the heap order of h (first by first, a func like
+// byTier) below j.
+func siftDown[T any](h []T, j int, first func(a, b T) int) {
 	for {
 		b, l := j, 2*j+1
-		if l < len(es) && byTier(es[l], es[b]) < 0 {
+		if l < len(h) && first(h[l], h[b]) < 0 {
 			b = l
 		}
-		if r := l + 1; r < len(es) && byTier(es[r], es[b]) < 0 {
+		if r := l + 1; r < len(h) && first(h[r], h[b]) < 0 {
 			b = r
 		}
 		if b == j {
 			return
 		}
-		es[j], es[b] = es[b], es[j]
+		h[j], h[b] = h[b], h[j]
 		j = b
 	}
 }
@@ -539,20 +540,8 @@ func pushBest[T any](best []T, k int, x T, worse func(a, b T) int) []T {
 		return best // no better than the worst kept
 	}
 	best[0] = x
-	for j := 0; ; { // down
-		w, l := j, 2*j+1
-		if l < len(best) && worse(best[l], best[w]) < 0 {
-			w = l
-		}
-		if r := l + 1; r < len(best) && worse(best[r], best[w]) < 0 {
-			w = r
-		}
-		if w == j {
-			return best
-		}
-		best[j], best[w] = best[w], best[j]
-		j = w
-	}
+	siftDown(best, 0, worse)
+	return best
 }
 
 // buyAgain serves buy_again: what the shopper bought, weighted by how often

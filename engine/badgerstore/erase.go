@@ -248,34 +248,16 @@ func (db *DB) purgeDecisions(ctx context.Context, guard, prefix []byte, target e
 		}
 		n := 0
 		err = db.dec.updateIndex(func(txn *badger.Txn) error {
-			n = 0
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-			var keys [][]byte
-			for it.Rewind(); it.Valid() && n < purgeChunk; it.Next() {
-				if err := ctx.Err(); err != nil {
-					it.Close()
-					return err
+			var err error
+			n, err = purgeChunkOf(ctx, txn, prefix, func(txn *badger.Txn, item *badger.Item, suffix []byte) error {
+				if !move {
+					return db.dec.eraseDecision(txn, string(suffix))
 				}
-				item := it.Item()
-				k := item.KeyCopy(nil)
-				suffix := k[len(prefix):]
-				var err error
-				if move {
-					e := badger.NewEntry(append(userRange(pDecisionUser, target), suffix...), nil)
-					e.ExpiresAt = item.ExpiresAt()
-					err = txn.SetEntry(e)
-				} else {
-					err = db.dec.eraseDecision(txn, string(suffix))
-				}
-				if err != nil {
-					it.Close()
-					return err
-				}
-				keys = append(keys, k)
-				n++
-			}
-			it.Close()
-			return deleteKeys(txn, keys)
+				e := badger.NewEntry(append(userRange(pDecisionUser, target), suffix...), nil)
+				e.ExpiresAt = item.ExpiresAt()
+				return txn.SetEntry(e)
+			})
+			return err
 		})
 		if err != nil || n == 0 {
 			return err
@@ -305,34 +287,36 @@ func (db *DB) purgeRange(ctx context.Context, guard, prefix []byte, fn func(txn 
 			if ok, err := exists(txn, guard); err != nil || !ok {
 				return err
 			}
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-			var keys [][]byte
-			for it.Rewind(); it.Valid() && n < purgeChunk; it.Next() {
-				if err := ctx.Err(); err != nil {
-					it.Close()
-					return err
-				}
-				item := it.Item()
-				k := item.KeyCopy(nil)
-				if err := fn(txn, item, k[len(prefix):]); err != nil {
-					it.Close()
-					return err
-				}
-				keys = append(keys, k)
-				n++
-			}
-			it.Close()
-			for _, k := range keys {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
+			var err error
+			n, err = purgeChunkOf(ctx, txn, prefix, fn)
+			return err
 		})
 		if err != nil || n == 0 {
 			return err
 		}
 	}
+}
+
+// purgeChunkOf deletes up to purgeChunk keys under prefix in txn, calling fn
+// first for each (with the key's part after prefix), and returns how many.
+func purgeChunkOf(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(txn *badger.Txn, item *badger.Item, suffix []byte) error) (int, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	var keys [][]byte
+	for it.Rewind(); it.Valid() && len(keys) < purgeChunk; it.Next() {
+		if err := ctx.Err(); err != nil {
+			it.Close()
+			return 0, err
+		}
+		item := it.Item()
+		k := item.KeyCopy(nil)
+		if err := fn(txn, item, k[len(prefix):]); err != nil {
+			it.Close()
+			return 0, err
+		}
+		keys = append(keys, k)
+	}
+	it.Close()
+	return len(keys), deleteKeys(txn, keys)
 }
 
 // resumePurges finishes the purges a crash interrupted; Open calls it.
