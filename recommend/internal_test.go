@@ -21,12 +21,7 @@ import (
 func TestScratchIsReset(t *testing.T) {
 	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
 	now := g.start.Add(g.span)
-	o := DefaultOptions()
-	o.Factors, o.Iterations, o.Workers = 8, 2, 2
-	m, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trainSmall(t, g, nil)
 	c := NewCatalog()
 	c.Put(g.items(now)...)
 	for _, mode := range []struct {
@@ -61,12 +56,7 @@ func TestScratchIsReset(t *testing.T) {
 func TestViewFollowsPut(t *testing.T) {
 	g := newGenerator(genShape{Users: 100, Items: 200, Interactions: 3000, Regions: 2, Seed: 5})
 	now := g.start.Add(g.span)
-	o := DefaultOptions()
-	o.Factors, o.Iterations, o.Workers = 4, 1, 1
-	m, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trainSmall(t, g, func(o *Options) { o.Factors, o.Iterations, o.Workers = 4, 1, 1 })
 	items := g.items(now)
 	c := NewCatalog()
 	c.Put(items[1:]...)
@@ -98,13 +88,7 @@ func TestViewFollowsPut(t *testing.T) {
 // two lists: every regional and popular item sorted by finish, without
 // what the whole history (readHistory) shows bought.
 func regionByFinish(m *Model, c *Catalog, req engine.RecRequest) []engine.Recommended {
-	if req.Limit <= 0 {
-		req.Limit = defaultLimit
-	}
-	req.Limit = min(req.Limit, maxLimit)
-	if !req.Personalized {
-		req.History, req.Region, req.Interests = nil, "", nil
-	}
+	req = asServed(req)
 	h := readHistory(m, c, req)
 	defer m.releaseHistory(h)
 	var es []entry
@@ -124,12 +108,7 @@ func regionByFinish(m *Model, c *Catalog, req engine.RecRequest) []engine.Recomm
 func TestRegionListAsFinish(t *testing.T) {
 	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
 	now := g.start.Add(g.span)
-	o := DefaultOptions()
-	o.Factors, o.Iterations, o.Workers = 8, 2, 2
-	m, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trainSmall(t, g, nil)
 	items := g.items(now)
 	c := NewCatalog()
 	c.Put(items[:len(items)-1]...)
@@ -284,17 +263,9 @@ func (m *Model) withNeighbors(f func(i int32, l []cand) []cand) *Model {
 func TestContextListAsFinish(t *testing.T) {
 	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
 	now := g.start.Add(g.span)
-	o := DefaultOptions()
-	o.Factors, o.Iterations, o.Workers = 8, 2, 2
-	wide, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Neighbors = 6 // fewer neighbours than most limits: items sharing tags fill in
-	narrow, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wide := trainSmall(t, g, nil)
+	// Fewer neighbours than most limits: items sharing tags fill in.
+	narrow := trainSmall(t, g, func(o *Options) { o.Neighbors = 6 })
 	// Scores in quarters (ties, kept in index order), and every third list
 	// with the item itself first and its best neighbour again last.
 	ties := wide.withNeighbors(func(i int32, l []cand) []cand {
@@ -436,13 +407,7 @@ func (c *Catalog) launchedBetween(from, to time.Time) iter.Seq[engine.Item] {
 // launch window, all sorted by finish; without what the history shows
 // bought unless keepBought.
 func newArrivalsByFinish(m *Model, c *Catalog, req engine.RecRequest, keepBought bool) []engine.Recommended {
-	if req.Limit <= 0 {
-		req.Limit = defaultLimit
-	}
-	req.Limit = min(req.Limit, maxLimit)
-	if !req.Personalized {
-		req.History, req.Region, req.Interests = nil, "", nil
-	}
+	req = asServed(req)
 	h := readHistory(m, c, req)
 	defer m.releaseHistory(h)
 	b := m.blend()
@@ -479,12 +444,7 @@ func newArrivalsByFinish(m *Model, c *Catalog, req engine.RecRequest, keepBought
 func TestNewArrivalsAsBefore(t *testing.T) {
 	g := newGenerator(genShape{Users: 300, Items: 2000, Interactions: 15000, Regions: 3, Seed: 3})
 	now := g.start.Add(g.span)
-	o := DefaultOptions()
-	o.Factors, o.Iterations, o.Workers = 8, 2, 2
-	m, err := Train(context.Background(), g.events(), nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trainSmall(t, g, nil)
 	short := m.withExact(m.opts.ExactScoringMax) // a narrower launch window
 	short.opts.Blend.NewFor, short.opts.Blend.UpcomingFor = 7*24*time.Hour, 3*24*time.Hour
 	models := []*Model{m, short, nil}
@@ -650,4 +610,33 @@ func TestNewArrivalsAsBefore(t *testing.T) {
 			t.Errorf("never reached: %s", name)
 		}
 	}
+}
+
+// trainSmall trains, on g's events, the small model the tests here use:
+// 8 factors, 2 iterations, 2 workers, then whatever tune changes.
+func trainSmall(t *testing.T, g *generator, tune func(*Options)) *Model {
+	t.Helper()
+	o := DefaultOptions()
+	o.Factors, o.Iterations, o.Workers = 8, 2, 2
+	if tune != nil {
+		tune(&o)
+	}
+	m, err := Train(context.Background(), g.events(), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// asServed returns req as Model.Recommend sees it: the limit in range, and
+// nothing personal unless personalized.
+func asServed(req engine.RecRequest) engine.RecRequest {
+	if req.Limit <= 0 {
+		req.Limit = defaultLimit
+	}
+	req.Limit = min(req.Limit, maxLimit)
+	if !req.Personalized {
+		req.History, req.Region, req.Interests = nil, "", nil
+	}
+	return req
 }
