@@ -153,6 +153,8 @@ func TestCampaignUnavailable(t *testing.T) {
 	h := newHarnessWith(t, harnessOptions{noCampaigns: true})
 	wantProblem(t, h.get("/v1/campaigns", merchKey), http.StatusServiceUnavailable)
 	wantProblem(t, h.do(req{method: "POST", path: "/v1/campaigns", auth: merchKey, body: campaignBody(nil)}), http.StatusServiceUnavailable)
+	wantProblem(t, h.get(campaignPath("cmp_x", ""), merchKey), http.StatusServiceUnavailable)
+	wantProblem(t, h.get(campaignPath("cmp_x", "/stats"), merchKey), http.StatusServiceUnavailable)
 }
 
 func TestCampaignLifecycle(t *testing.T) {

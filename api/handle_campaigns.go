@@ -117,11 +117,17 @@ type campaignGetter interface {
 
 // handleCampaignGet returns one campaign: GET /v1/campaigns/:id.
 func handleCampaignGet(s campaignGetter) gin.HandlerFunc {
+	return campaignValue(s, func(ctx context.Context, id string) (campaigns.Campaign, error) { return s.Get(ctx, id) })
+}
+
+// campaignValue serves a GET route that answers read's value about the
+// campaign :id; s is the service read calls (nil: campaigns are off).
+func campaignValue[T any](s any, read func(ctx context.Context, id string) (T, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !campaignsReady(c, s) {
 			return
 		}
-		out, err := s.Get(c.Request.Context(), campaignID(c))
+		out, err := read(c.Request.Context(), campaignID(c))
 		if err != nil {
 			fail(c, err)
 			return
@@ -318,17 +324,7 @@ type campaignStatser interface {
 
 // handleCampaignStats returns a campaign's results: GET /v1/campaigns/:id/stats.
 func handleCampaignStats(s campaignStatser) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if !campaignsReady(c, s) {
-			return
-		}
-		st, err := s.Stats(c.Request.Context(), campaignID(c))
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, st)
-	}
+	return campaignValue(s, func(ctx context.Context, id string) (campaigns.Stats, error) { return s.Stats(ctx, id) })
 }
 
 type deliveryLister interface {

@@ -23,22 +23,7 @@ func (db *DB) PutCampaign(ctx context.Context, id string, doc []byte) error {
 // returns; fn may run more than once. Returns ErrNotFound if there is no
 // such campaign, and fn's error as it is.
 func (db *DB) UpdateCampaign(ctx context.Context, id string, fn func(doc []byte) ([]byte, error)) error {
-	err := db.update(ctx, func(txn *badger.Txn) error {
-		item, err := txn.Get(key(pCampaign, id))
-		if err != nil {
-			return err
-		}
-		cur, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		next, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		return txn.Set(key(pCampaign, id), next)
-	})
-	if err != nil {
+	if err := db.updateDoc(ctx, key(pCampaign, id), fn); err != nil {
 		return fmt.Errorf("update campaign %s: %w", id, err)
 	}
 	return nil
@@ -127,8 +112,17 @@ func (db *DB) Runs(ctx context.Context, campaign string) ([][]byte, error) {
 // it returns; fn may run more than once. Returns ErrNotFound if there is no
 // such run.
 func (db *DB) UpdateRun(ctx context.Context, campaign, id string, fn func(doc []byte) ([]byte, error)) error {
-	k := key(pRun, campaign, id)
-	err := db.update(ctx, func(txn *badger.Txn) error {
+	if err := db.updateDoc(ctx, key(pRun, campaign, id), fn); err != nil {
+		return fmt.Errorf("update run %s of %s: %w", id, campaign, err)
+	}
+	return nil
+}
+
+// updateDoc runs fn on the document at k and stores what it returns, in
+// one transaction; fn may run more than once. A missing k is Badger's
+// ErrKeyNotFound (ErrNotFound once wrapped).
+func (db *DB) updateDoc(ctx context.Context, k []byte, fn func(doc []byte) ([]byte, error)) error {
+	return db.update(ctx, func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
 		if err != nil {
 			return err
@@ -143,8 +137,4 @@ func (db *DB) UpdateRun(ctx context.Context, campaign, id string, fn func(doc []
 		}
 		return txn.Set(k, next)
 	})
-	if err != nil {
-		return fmt.Errorf("update run %s of %s: %w", id, campaign, err)
-	}
-	return nil
 }
