@@ -7,15 +7,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"heed/api"
+	"heed/data/onlineretail"
 	"heed/engine"
 	"heed/engine/badgerstore"
 	"heed/policies"
+	"heed/recommend"
 )
 
 // benchServer is the real handler over a Badger store in dir ("" = memory),
@@ -173,6 +176,70 @@ func BenchmarkStoreReadFold(b *testing.B) {
 		}
 		if !engine.Fold(recs, benchQuestion, subj, engine.NoticeRule{}, now).Allowed {
 			b.Fatal("not allowed") // the six records grant email on the web
+		}
+	}
+}
+
+// BenchmarkServiceRecommend is GET /v1/users/{id}/recommendations without
+// HTTP: the heed demo's shop (the Online Retail items, customers, consents
+// and purchases, a trained model) over Badger and the shipped policies, and
+// for_you for the customers in turn: store reads, the 6-signal consent
+// decision (logged), the history read, the recommender and the usage-log
+// entry.
+func BenchmarkServiceRecommend(b *testing.B) {
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: b.TempDir()}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	pol, err := policies.New(ctx, policies.Options{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	live := recommend.NewLive(recommend.NewCatalog())
+	svc := engine.NewService(db, pol, engine.Options{Tokens: engine.Tokens{Secret: tokenSecret}, Recommender: live}, log)
+	d, err := onlineretail.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.PutItems(ctx, d.Items()); err != nil {
+		b.Fatal(err)
+	}
+	var ids []engine.UserID
+	for i, cu := range d.Customers() {
+		id := onlineretail.UserID(cu.ID)
+		ids = append(ids, id)
+		if _, err := svc.PutUser(ctx, id, engine.Profile{Region: cu.Country, TimeZone: onlineretail.Zone}); err != nil {
+			b.Fatal(err)
+		}
+		if i%10 == 9 { // as heed demo: one customer in ten grants nothing
+			continue
+		}
+		if _, err := svc.RecordConsents(ctx, id, []engine.ConsentRecord{
+			{Purpose: engine.PurposePersonalization, Status: engine.StatusGranted},
+			{Purpose: engine.PurposeMarketing, Channel: engine.ChannelEmail, Status: engine.StatusGranted}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	events := d.Events()
+	for i := 0; i < len(events); i += 500 {
+		if _, err := svc.RecordEvents(ctx, events[i:min(i+500, len(events))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tr := &recommend.Trainer{Items: db.ScanItems, Events: svc.TrainingEvents, Live: live,
+		Path: filepath.Join(b.TempDir(), "model.snap"), Options: recommend.DefaultOptions(), Log: log}
+	if _, err := tr.Train(ctx); err != nil {
+		b.Fatal(err)
+	}
+	q := engine.RecQuery{Strategy: engine.StrategyForYou, Limit: 10}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := svc.Recommend(ctx, ids[i%len(ids)], q); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -155,3 +155,34 @@ func TestQueueActivity(t *testing.T) {
 		t.Errorf("DroppedActivity = %d", db.DroppedActivity())
 	}
 }
+
+// TestQueueActivityWindow: a queued entry is written without a read asking
+// for it, and a steady trickle of entries is committed a window at a time,
+// not one commit after another (every read of the store waits for the
+// commits in flight).
+func TestQueueActivityWindow(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, badgerstore.Options{Dir: t.TempDir()})
+	mustUser(t, db, "w1")
+	db.QueueActivity(engine.ActivityEntry{ID: "act_alone", User: "w1", Action: engine.ActionRecommendation, At: t0})
+	for deadline := time.Now().Add(10 * time.Second); db.ActivityCommits() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a queued entry was not written within 10 s without a read")
+		}
+	}
+	// 100 entries a millisecond apart: a tenth of a second, about one
+	// window, so at most a few commits, where a writer committing as soon as
+	// it can would commit dozens of times (an fsync each).
+	before := db.ActivityCommits()
+	for i := range 100 {
+		db.QueueActivity(engine.ActivityEntry{ID: fmt.Sprintf("act_%d", i), User: "w1", Action: engine.ActionRecommendation, At: t0.Add(time.Duration(i) * time.Second)})
+		time.Sleep(time.Millisecond)
+	}
+	got, _, err := db.Activity(ctx, "w1", "", 200)
+	if err != nil || len(got) != 101 {
+		t.Fatalf("Activity = %d entries, %v; want 101", len(got), err)
+	}
+	if n := db.ActivityCommits() - before; n > 5 {
+		t.Errorf("100 entries over 0.1 s took %d commits; want a few", n)
+	}
+}

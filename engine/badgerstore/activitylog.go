@@ -19,11 +19,19 @@ import (
 // group committer, so they are synced like every write, a batch at a time.
 // Activity flushes the queue before it reads, so a shopper always sees the
 // entries of the lists already served. A crash loses at most the entries
-// not yet committed (milliseconds of them); an entry of a user erased
+// not yet committed (up to activityWindow of them); an entry of a user erased
 // meanwhile is skipped by putActivity.
 
 // maxActivityBatch bounds the entries committed in one transaction.
 const maxActivityBatch = 512
+
+// activityWindow is the least time between two commits of queued entries.
+// Badger makes every read transaction wait for the commits in flight,
+// fsync included, so a writer committing back to back stalled every read
+// of the store (a third of a recommendation's time, BenchmarkServiceRecommend).
+// Commits at most every activityWindow keep that to a few reads in a
+// hundred; an entry queued after a quiet spell is still written at once.
+const activityWindow = 100 * time.Millisecond
 
 type activityLog struct {
 	db       *DB
@@ -33,6 +41,7 @@ type activityLog struct {
 	stopReq  chan struct{}
 	done     chan struct{}
 	dropped  atomic.Uint64
+	commits  atomic.Uint64 // transactions written, for tests
 }
 
 func (l *activityLog) start(db *DB) {
@@ -54,31 +63,43 @@ func (l *activityLog) stop() {
 func (l *activityLog) run() {
 	defer close(l.done)
 	batch := make([]engine.ActivityEntry, 0, 64)
+	due := time.NewTimer(time.Hour) // Go 1.23 timers: Stop and Reset leave no stale tick
+	due.Stop()
+	waiting := false // due is set for batch
+	var last time.Time
+	write := func() {
+		due.Stop()
+		waiting = false
+		if len(batch) > 0 {
+			l.write(batch)
+			batch, last = batch[:0], time.Now()
+		}
+	}
 	for {
 		select {
 		case e := <-l.q:
-			batch = append(batch[:0], e)
-		more:
-			for len(batch) < maxActivityBatch {
-				select {
-				case e := <-l.q:
-					batch = append(batch, e)
-				default:
-					break more
-				}
+			batch = append(batch, e)
+			switch {
+			case len(batch) >= maxActivityBatch:
+				write()
+			case !waiting:
+				due.Reset(time.Until(last.Add(activityWindow)))
+				waiting = true
 			}
-			l.write(batch)
+		case <-due.C:
+			write()
 		case ack := <-l.flushReq:
+			write()
 			l.writeQueued(batch)
 			close(ack)
 		case <-l.stopReq:
+			write()
 			l.writeQueued(batch)
 			return
 		}
 	}
 }
 
-// writeQueued writes every entry queued now, in batches.
 func (l *activityLog) writeQueued(batch []engine.ActivityEntry) {
 	for n := len(l.q); n > 0; {
 		batch = batch[:0]
@@ -93,6 +114,7 @@ func (l *activityLog) writeQueued(batch []engine.ActivityEntry) {
 // this writer after marking the DB closed, so db.update would refuse.
 func (l *activityLog) write(batch []engine.ActivityEntry) {
 	err := l.db.group.do(func(txn *badger.Txn) error { return l.db.putActivity(txn, batch, true) })
+	l.commits.Add(1)
 	if err != nil {
 		l.dropped.Add(uint64(len(batch)))
 		l.db.log.Error("badgerstore: usage-log entries lost", "entries", len(batch), "err", err)
