@@ -235,11 +235,26 @@ func BenchmarkServiceRecommend(b *testing.B) {
 		b.Fatal(err)
 	}
 	q := engine.RecQuery{Strategy: engine.StrategyForYou, Limit: 10}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		if _, err := svc.Recommend(ctx, ids[i%len(ids)], q); err != nil {
-			b.Fatal(err)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := svc.Recommend(ctx, ids[i%len(ids)], q); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	// 64 requests in flight, as wrk's 64 connections.
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := svc.Recommend(ctx, ids[int(n.Add(1))%len(ids)], q); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }

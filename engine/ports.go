@@ -31,6 +31,10 @@ type Store interface {
 	// ConsentSubject returns, in one read, the facts about id that consent
 	// depends on and id's records of purpose in append order.
 	ConsentSubject(ctx context.Context, id UserID, purpose Purpose) (Subject, []ConsentRecord, error)
+	// UserConsents is User without the identities and id's records of
+	// purpose, in one read: what a recommendation reads before its consent
+	// decision.
+	UserConsents(ctx context.Context, id UserID, purpose Purpose) (User, []ConsentRecord, error)
 	// ConsentSubjects is ConsentSubject for many users in one read; out[i]
 	// is about ids[i], and an unknown user is not an error but Found false.
 	ConsentSubjects(ctx context.Context, ids []UserID, purpose Purpose) ([]SubjectRecords, error)
@@ -80,6 +84,10 @@ type Store interface {
 	AppendEvents(ctx context.Context, b EventBatch) error
 	// Events returns id's newest limit events (0: all), oldest first.
 	Events(ctx context.Context, id UserID, limit int) ([]Event, error)
+	// PersonalData returns in one read what a personalized list reads once
+	// its consent decision is made: id's newest limit events (0: all) that
+	// keep accepts, oldest first, the tags id deleted and id's preferences.
+	PersonalData(ctx context.Context, id UserID, limit int, keep func(Event) bool) (PersonalData, error)
 	// ScanEvents yields every stored event, user by user, each user's
 	// oldest first.
 	ScanEvents(ctx context.Context) iter.Seq2[Event, error]
@@ -101,6 +109,13 @@ type SubjectRecords struct {
 	Found   bool
 	Subject Subject
 	Records []ConsentRecord
+}
+
+// PersonalData is what Store.PersonalData reads.
+type PersonalData struct {
+	Events      []Event
+	Deleted     []string
+	Preferences Preferences
 }
 
 // An IdentityConflict reports an identity held by another user.

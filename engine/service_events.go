@@ -659,20 +659,11 @@ func (s *Service) History(ctx context.Context, user UserID, allowed []Signal, li
 	if len(allowed) == 0 {
 		return nil, nil
 	}
-	n := limit
-	for {
-		evs, err := s.store.Events(ctx, user, n)
-		if err != nil {
-			return nil, err
-		}
-		read := len(evs)
-		kept := slices.DeleteFunc(evs, func(e Event) bool { return !slices.Contains(allowed, e.Signal()) })
-		if n <= 0 || len(kept) >= limit || read < n {
-			if limit > 0 && len(kept) > limit {
-				kept = kept[len(kept)-limit:]
-			}
-			return kept, nil
-		}
-		n *= 4 // some were filtered out: look further back
-	}
+	d, err := s.store.PersonalData(ctx, user, limit, ofSignals(allowed))
+	return d.Events, err
+}
+
+// ofSignals accepts the events of the signals in allowed.
+func ofSignals(allowed []Signal) func(Event) bool {
+	return func(e Event) bool { return slices.Contains(allowed, e.Signal()) }
 }

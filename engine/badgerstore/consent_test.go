@@ -221,6 +221,32 @@ func TestConsentSubject(t *testing.T) {
 	wantErr(t, err, engine.ErrInvalid)
 }
 
+// TestUserConsents: the profile (without identities) and one purpose's
+// records, as User and ConsentSubject read them apart.
+func TestUserConsents(t *testing.T) {
+	db := mustOpenDB(t)
+	ctx := context.Background()
+	if _, err := db.PutUser(ctx, "kid", engine.Profile{Region: "FR", Minor: true, GuardianConsent: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, db, "kid", rec("a", engine.PurposeMarketing, engine.StatusGranted, 1),
+		rec("b", engine.PurposePersonalization, engine.StatusGranted, 2), rec("c", engine.PurposePersonalization, engine.StatusWithdrawn, 3))
+	u, got, err := db.UserConsents(ctx, "kid", engine.PurposePersonalization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != "kid" || u.Region != "FR" || u.Subject() != (engine.Subject{Minor: true, GuardianConsent: true}) {
+		t.Errorf("user = %+v", u)
+	}
+	if diff := cmp.Diff([]string{"b", "c"}, ids(got)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	_, _, err = db.UserConsents(ctx, "nobody", engine.PurposeMarketing)
+	wantErr(t, err, engine.ErrNotFound)
+	_, _, err = db.UserConsents(ctx, "kid", "spying")
+	wantErr(t, err, engine.ErrInvalid)
+}
+
 func TestSubject(t *testing.T) {
 	db := mustOpenDB(t)
 	ctx := context.Background()

@@ -526,35 +526,74 @@ func orderedProfile(k, old []byte, u engine.UserEvents) ([]byte, bool, error) {
 // Events returns the newest limit events of id (all of them if limit <= 0),
 // oldest first. Returns ErrNotFound for an unknown user.
 func (db *DB) Events(ctx context.Context, id engine.UserID, limit int) ([]engine.Event, error) {
+	var out []engine.Event
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := mustExist(txn, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = readEvents(ctx, txn, id, limit, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// PersonalData returns, in one read transaction, what a personalized list
+// reads once its consent decision is made: the newest limit events of id
+// that keep accepts (all of them if limit <= 0), oldest first, the tags id
+// deleted and id's preferences. Returns ErrNotFound for an unknown user.
+func (db *DB) PersonalData(ctx context.Context, id engine.UserID, limit int, keep func(engine.Event) bool) (engine.PersonalData, error) {
+	var d engine.PersonalData
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := mustExist(txn, id); err != nil {
+			return err
+		}
+		var err error
+		if d.Events, err = readEvents(ctx, txn, id, limit, keep); err != nil {
+			return err
+		}
+		if d.Deleted, err = getDeletedInterests(txn, id); err != nil {
+			return err
+		}
+		d.Preferences, err = getPreferences(txn, id)
+		return err
+	})
+	if err != nil {
+		return engine.PersonalData{}, fmt.Errorf("personal data of %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// readEvents reads the newest limit events of id that keep accepts (nil:
+// every event; limit <= 0: all), newest first from the store, and returns
+// them oldest first.
+func readEvents(ctx context.Context, txn *badger.Txn, id engine.UserID, limit int, keep func(engine.Event) bool) ([]engine.Event, error) {
 	prefix := userRange(pEvent, id)
 	var out []engine.Event
 	if limit > 0 {
 		out = make([]engine.Event, 0, min(limit, 1024))
 	}
-	err := db.view(ctx, func(txn *badger.Txn) error {
-		if err := mustExist(txn, id); err != nil {
-			return err
+	// No value prefetching: events are small, so their values sit in the
+	// tables, and prefetching starts a goroutine per item.
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	end := append(slices.Clip(prefix), slices.Repeat([]byte{0xff}, eventSuffixLen+1)...)
+	for it.Seek(end); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		// No value prefetching: events are small, so their values sit in
-		// the tables, and prefetching starts a goroutine per item.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
-		defer it.Close()
-		end := append(slices.Clip(prefix), slices.Repeat([]byte{0xff}, eventSuffixLen+1)...)
-		for it.Seek(end); it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			item := it.Item()
-			out = append(out, engine.Event{})
-			e := &out[len(out)-1]
-			if err := item.Value(func(v []byte) error { return decodeEvent(item.Key(), v, e, id) }); err != nil {
-				return err
-			}
+		item := it.Item()
+		out = append(out, engine.Event{})
+		e := &out[len(out)-1]
+		if err := item.Value(func(v []byte) error { return decodeEvent(item.Key(), v, e, id) }); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", id, err)
+		if keep != nil && !keep(*e) {
+			out = out[:len(out)-1]
+		}
 	}
 	slices.Reverse(out)
 	return out, nil

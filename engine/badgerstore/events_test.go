@@ -304,3 +304,57 @@ func TestEventsEraseAndMerge(t *testing.T) {
 		t.Errorf("re-created user has events %v", got)
 	}
 }
+
+// TestPersonalData: the newest events a filter keeps, oldest first, with the
+// deleted tags and the preferences, in one read.
+func TestPersonalData(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, badgerstore.Options{Dir: t.TempDir()})
+	mustUser(t, db, "p1")
+	buy := func(id string, sec int) engine.Event {
+		return engine.Event{ID: id, Type: engine.EventPurchase, User: "p1", Order: "o" + id, OccurredAt: t0.Add(time.Duration(sec) * time.Second),
+			Items: []engine.LineItem{{Item: "sku-1", Quantity: 1, Price: 1}}}
+	}
+	// Views and purchases interleaved: v1 b2 v3 b4 v5 b6 v7.
+	evs := []engine.Event{ev("v1", "p1", 1), buy("b2", 2), ev("v3", "p1", 3), buy("b4", 4), ev("v5", "p1", 5), buy("b6", 6), ev("v7", "p1", 7)}
+	if err := db.AppendEvents(ctx, engine.EventBatch{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteInterest(ctx, "p1", "category:shoes", engine.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UpdatePreferences(ctx, "p1", func(p engine.Preferences) (engine.Preferences, engine.Effects, error) {
+		p.Categories = []string{"kitchen"}
+		return p, engine.Effects{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	purchases := func(e engine.Event) bool { return e.Type == engine.EventPurchase }
+	for _, c := range []struct {
+		limit int
+		keep  func(engine.Event) bool
+		want  []string
+	}{
+		{2, purchases, []string{"b4", "b6"}},
+		{0, purchases, []string{"b2", "b4", "b6"}},
+		{10, purchases, []string{"b2", "b4", "b6"}},
+		{3, nil, []string{"v5", "b6", "v7"}},
+	} {
+		d, err := db.PersonalData(ctx, "p1", c.limit, c.keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(c.want, eventIDs(d.Events)); diff != "" {
+			t.Errorf("limit %d: events (-want +got):\n%s", c.limit, diff)
+		}
+		if diff := cmp.Diff([]string{"category:shoes"}, d.Deleted); diff != "" {
+			t.Errorf("deleted (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"kitchen"}, d.Preferences.Categories); diff != "" {
+			t.Errorf("preferences (-want +got):\n%s", diff)
+		}
+	}
+	if _, err := db.PersonalData(ctx, "ghost", 10, nil); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("PersonalData(ghost) err = %v; want ErrNotFound", err)
+	}
+}

@@ -38,25 +38,33 @@ func (db *DB) Interests(ctx context.Context, id engine.UserID) (engine.Interests
 // interest deltas (deletions are always in the base record, t/<user>).
 // Returns ErrNotFound for an unknown user.
 func (db *DB) DeletedInterests(ctx context.Context, id engine.UserID) ([]string, error) {
-	var in engine.Interests
+	var deleted []string
 	err := db.view(ctx, func(txn *badger.Txn) error {
 		if err := mustExist(txn, id); err != nil {
 			return err
 		}
-		k := userKey(pInterests, id)
-		item, err := txn.Get(k)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { return decodeInterests(k, v, &in) })
+		var err error
+		deleted, err = getDeletedInterests(txn, id)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deleted interests of %s: %w", id, err)
 	}
-	return in.Deleted, nil
+	return deleted, nil
+}
+
+func getDeletedInterests(txn *badger.Txn, id engine.UserID) ([]string, error) {
+	var in engine.Interests
+	k := userKey(pInterests, id)
+	item, err := txn.Get(k)
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	err = item.Value(func(v []byte) error { return decodeInterests(k, v, &in) })
+	return in.Deleted, err
 }
 
 func getInterests(txn *badger.Txn, id engine.UserID) (engine.Interests, error) {

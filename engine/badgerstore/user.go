@@ -86,6 +86,30 @@ func (db *DB) User(ctx context.Context, id engine.UserID) (engine.User, error) {
 	return u, nil
 }
 
+// UserConsents returns, in one read transaction, id's profile without its
+// identities and id's records of purpose in append order: what a
+// recommendation reads before its consent decision.
+func (db *DB) UserConsents(ctx context.Context, id engine.UserID, purpose engine.Purpose) (engine.User, []engine.ConsentRecord, error) {
+	code, ok := purposeCodes[purpose]
+	if !ok {
+		return engine.User{}, nil, engine.Invalid("purpose", "unknown purpose %q; want one of %v", purpose, engine.Purposes)
+	}
+	var u engine.User
+	var records []engine.ConsentRecord
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := getJSON(txn, userKey(pUser, id), &u); err != nil {
+			return err
+		}
+		var err error
+		records, err = scanLedger(ctx, txn, id, append(userRange(pConsent, id), code))
+		return err
+	})
+	if err != nil {
+		return engine.User{}, nil, fmt.Errorf("user %s: %w", id, err)
+	}
+	return u, records, nil
+}
+
 // Subject returns the facts about id that consent depends on, without the
 // rest of the profile (a cheaper read than User, for consent writes).
 func (db *DB) Subject(ctx context.Context, id engine.UserID) (engine.Subject, error) {
