@@ -3,6 +3,7 @@ package campaigns
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -266,11 +267,27 @@ func (s *Service) Preview(ctx context.Context, id, date string) (Preview, error)
 // campaign's attribution window before it. A purchase (by order id) counts
 // once. Errors are logged: ingestion has already stored the events.
 func (s *Service) Attribute(ctx context.Context, purchases []engine.Event) {
+	failed := 0
+	var first error
 	for _, e := range purchases {
 		if err := s.attribute(ctx, e); err != nil {
-			s.log.WarnContext(ctx, "campaigns: attributing a purchase failed", "err", err)
+			if failed == 0 {
+				first = withoutUser(err, e.User)
+			}
+			failed++
 		}
 	}
+	if failed > 0 { // one line a batch, and no shopper's id in the log
+		s.log.WarnContext(ctx, "campaigns: attributing purchases failed", "failed", failed, "purchases", len(purchases), "err", first)
+	}
+}
+
+// withoutUser is err with id left out of its text, for the log.
+func withoutUser(err error, id engine.UserID) error {
+	if id == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), string(id), "<user>"))
 }
 
 func (s *Service) attribute(ctx context.Context, e engine.Event) error {

@@ -35,7 +35,8 @@ type Options struct {
 	// zero: DefaultSendLease.
 	SendLease time.Duration
 	// Purchased, if set, is called with the purchases of each stored batch
-	// of events, after they are stored (campaigns count conversions).
+	// of events, after they are stored (campaigns count conversions), with
+	// a context that the request's end does not cancel.
 	Purchased func(ctx context.Context, purchases []Event)
 }
 

@@ -214,7 +214,8 @@ func (s *Service) collect(ctx context.Context, events []Event, field func(i int)
 			}
 		}
 		if len(purchases) > 0 {
-			s.opts.Purchased(ctx, purchases)
+			// Stored, so they count even if the caller has gone meanwhile.
+			s.opts.Purchased(context.WithoutCancel(ctx), purchases)
 		}
 	}
 	return out, nil

@@ -437,3 +437,41 @@ func TestInterestsDecay(t *testing.T) {
 		t.Errorf("a deleted tag was added back: %+v", in)
 	}
 }
+
+// TestPurchasedOutlivesTheRequest: the purchases of a stored batch are
+// handed on (to campaign attribution) with a context that the caller's
+// going away does not end: they are stored, so they count as conversions
+// even when the client disconnected meanwhile.
+func TestPurchasedOutlivesTheRequest(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	pol, err := policies.New(ctx, policies.Options{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handed context.Context
+	var got []engine.Event
+	svc := engine.NewService(db, pol, engine.Options{ProofKey: []byte("k"), Recommender: &fakeRecommender{},
+		Now:       func() time.Time { return now },
+		Purchased: func(ctx context.Context, ps []engine.Event) { handed, got = ctx, ps }}, log)
+	e := &env{svc: svc, db: db, ctx: engine.WithActor(ctx, engine.Actor{Role: engine.RoleStorefront})}
+	e.items(t, catalog...)
+	e.user(t, "buyer", grant(engine.PurposePersonalization, "", ""))
+	req, cancel := context.WithCancel(e.ctx)
+	if _, err := svc.RecordEvents(req, []engine.Event{purchase("buyer", "o1", now.Add(-time.Hour), "sku-1"),
+		view("buyer", "sku-2", engine.TouchpointApp, now.Add(-time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the client is gone
+	if len(got) != 1 || got[0].Order != "o1" {
+		t.Fatalf("Purchased got %+v; want the one purchase", got)
+	}
+	if err := handed.Err(); err != nil {
+		t.Errorf("the purchases' context ends with the request: %v", err)
+	}
+}
