@@ -572,10 +572,10 @@ func (db *DB) PersonalData(ctx context.Context, id engine.UserID, limit int, kee
 // them oldest first.
 func readEvents(ctx context.Context, txn *badger.Txn, id engine.UserID, limit int, keep func(engine.Event) bool) ([]engine.Event, error) {
 	prefix := userRange(pEvent, id)
+	// Grown as read: most shoppers have far fewer events than a limit of
+	// hundreds, and an Event is large (allocating for the limit was half of
+	// a recommendation's garbage).
 	var out []engine.Event
-	if limit > 0 {
-		out = make([]engine.Event, 0, min(limit, 1024))
-	}
 	// No value prefetching: events are small, so their values sit in the
 	// tables, and prefetching starts a goroutine per item.
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
