@@ -98,7 +98,7 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 				"route", routeLabel(c))
 		case p.Status == http.StatusInternalServerError:
 			log.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c),
-				"route", routeLabel(c), "err", last.Err)
+				"route", routeLabel(c), "err", engine.WithoutUser(last.Err, engine.UserID(c.Param("id"))))
 		}
 		if p.Status == http.StatusUnauthorized {
 			challenge := `Bearer realm="heed"`

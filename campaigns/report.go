@@ -3,7 +3,6 @@ package campaigns
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -272,7 +271,7 @@ func (s *Service) Attribute(ctx context.Context, purchases []engine.Event) {
 	for _, e := range purchases {
 		if err := s.attribute(ctx, e); err != nil {
 			if failed == 0 {
-				first = withoutUser(err, e.User)
+				first = engine.WithoutUser(err, e.User)
 			}
 			failed++
 		}
@@ -280,14 +279,6 @@ func (s *Service) Attribute(ctx context.Context, purchases []engine.Event) {
 	if failed > 0 { // one line a batch, and no shopper's id in the log
 		s.log.WarnContext(ctx, "campaigns: attributing purchases failed", "failed", failed, "purchases", len(purchases), "err", first)
 	}
-}
-
-// withoutUser is err with id left out of its text, for the log.
-func withoutUser(err error, id engine.UserID) error {
-	if id == "" {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), string(id), "<user>"))
 }
 
 func (s *Service) attribute(ctx context.Context, e engine.Event) error {

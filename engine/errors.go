@@ -86,3 +86,13 @@ func (e *PolicyError) Error() string {
 }
 
 func (e *PolicyError) Unwrap() error { return ErrPolicyReject }
+
+// WithoutUser returns err with id's text replaced by "<user>", for logs,
+// which carry no shopper's id: store errors name the user they are about.
+// The result keeps err's message only, not its chain.
+func WithoutUser(err error, id UserID) error {
+	if err == nil || id == "" || !strings.Contains(err.Error(), string(id)) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), string(id), "<user>"))
+}

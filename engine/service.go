@@ -108,7 +108,7 @@ func (s *Service) Authorize(ctx context.Context, action string, owner UserID) (D
 			e.Reason = firstReason(v.Reasons, "denied by policy")
 			e.Detail = "attempted " + action
 			if err := s.store.AppendActivity(ctx, e); err != nil {
-				s.log.WarnContext(ctx, "usage log: recording a denial failed", "err", err)
+				s.log.WarnContext(ctx, "usage log: recording a denial failed", "err", WithoutUser(err, owner))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -162,5 +163,18 @@ func TestDecodeJSONNestedUnknownField(t *testing.T) {
 		if got := fields(engine.DecodeJSON([]byte(in), &p)); len(got) != 1 || got[0] != want {
 			t.Errorf("DecodeJSON(%s) fields = %v, want [%s]", in, got, want)
 		}
+	}
+}
+
+func TestWithoutUser(t *testing.T) {
+	err := fmt.Errorf("deliveries of c17850: %w", engine.ErrNotFound)
+	if got := engine.WithoutUser(err, "c17850").Error(); got != "deliveries of <user>: not found" {
+		t.Errorf("WithoutUser = %q", got)
+	}
+	if got := engine.WithoutUser(err, "c999"); got != err {
+		t.Errorf("an error not naming the user is not kept as it is: %v", got)
+	}
+	if engine.WithoutUser(nil, "c1") != nil {
+		t.Error("WithoutUser(nil) is not nil")
 	}
 }
