@@ -25,17 +25,7 @@ import (
 // with users b0..b(n-1) holding a few consent records each.
 func benchServer(b *testing.B, dir string, users int) http.Handler {
 	b.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: dir, InMemory: dir == ""}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	pol, err := policies.New(ctx, policies.Options{}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, pol, log := benchStore(b, dir)
 	svc := engine.NewService(db, pol, engine.Options{Tokens: engine.Tokens{Secret: tokenSecret}}, log)
 	h := api.NewServer(api.Config{Service: svc, Keys: map[string]engine.Role{storeKey: engine.RoleStorefront}, Log: log})
 	for u := range users {
@@ -49,6 +39,24 @@ func benchServer(b *testing.B, dir string, users int) http.Handler {
 			{"purpose":"marketing","channel":"push","status":"denied"}]}`, 201)
 	}
 	return h
+}
+
+// benchStore opens a Badger store in dir ("" = memory), closed when b ends,
+// and the shipped policies, with a logger that drops all but warnings.
+func benchStore(b *testing.B, dir string) (*badgerstore.DB, *policies.Set, *slog.Logger) {
+	b.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: dir, InMemory: dir == ""}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	pol, err := policies.New(ctx, policies.Options{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, pol, log
 }
 
 func benchDo(b *testing.B, h http.Handler, method, path, body string, want int) {
@@ -113,16 +121,7 @@ func BenchmarkHTTPConsentWrite(b *testing.B) {
 func benchService(b *testing.B, users int) (*engine.Service, *badgerstore.DB) {
 	b.Helper()
 	ctx := engine.WithActor(context.Background(), engine.Actor{Role: engine.RoleStorefront})
-	log := slog.New(slog.DiscardHandler)
-	db, err := badgerstore.Open(ctx, badgerstore.Options{InMemory: true}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	pol, err := policies.New(ctx, policies.Options{}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, pol, log := benchStore(b, "")
 	svc := engine.NewService(db, pol, engine.Options{}, log)
 	for u := range users {
 		id := engine.UserID(fmt.Sprintf("b%d", u))
@@ -188,16 +187,7 @@ func BenchmarkStoreReadFold(b *testing.B) {
 // entry.
 func BenchmarkServiceRecommend(b *testing.B) {
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: b.TempDir()}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	pol, err := policies.New(ctx, policies.Options{}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, pol, log := benchStore(b, b.TempDir())
 	live := recommend.NewLive(recommend.NewCatalog())
 	svc := engine.NewService(db, pol, engine.Options{Tokens: engine.Tokens{Secret: tokenSecret}, Recommender: live}, log)
 	d, err := onlineretail.Load()

@@ -53,6 +53,12 @@ func newEnv(tb testing.TB) *env {
 // newEnvGate is newEnv with the gate wrap returns around the real policies.
 func newEnvGate(tb testing.TB, wrap func(engine.Gate) engine.Gate) *env {
 	tb.Helper()
+	return newEnvWith(tb, wrap, func(*engine.Options) {})
+}
+
+// newEnvWith is newEnvGate with the Service's options edited by edit.
+func newEnvWith(tb testing.TB, wrap func(engine.Gate) engine.Gate, edit func(*engine.Options)) *env {
+	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: tb.TempDir()}, log)
@@ -65,8 +71,9 @@ func newEnvGate(tb testing.TB, wrap func(engine.Gate) engine.Gate) *env {
 		tb.Fatal(err)
 	}
 	rec := &fakeRecommender{}
-	svc := engine.NewService(db, wrap(pol), engine.Options{ProofKey: []byte("k"), Recommender: rec,
-		Now: func() time.Time { return now }}, log)
+	opts := engine.Options{ProofKey: []byte("k"), Recommender: rec, Now: func() time.Time { return now }}
+	edit(&opts)
+	svc := engine.NewService(db, wrap(pol), opts, log)
 	return &env{svc: svc, db: db, rec: rec, ctx: engine.WithActor(ctx, engine.Actor{Role: engine.RoleStorefront})}
 }
 
@@ -443,27 +450,15 @@ func TestInterestsDecay(t *testing.T) {
 // going away does not end: they are stored, so they count as conversions
 // even when the client disconnected meanwhile.
 func TestPurchasedOutlivesTheRequest(t *testing.T) {
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: t.TempDir()}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	pol, err := policies.New(ctx, policies.Options{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var handed context.Context
 	var got []engine.Event
-	svc := engine.NewService(db, pol, engine.Options{ProofKey: []byte("k"), Recommender: &fakeRecommender{},
-		Now:       func() time.Time { return now },
-		Purchased: func(ctx context.Context, ps []engine.Event) { handed, got = ctx, ps }}, log)
-	e := &env{svc: svc, db: db, ctx: engine.WithActor(ctx, engine.Actor{Role: engine.RoleStorefront})}
+	e := newEnvWith(t, func(g engine.Gate) engine.Gate { return g }, func(o *engine.Options) {
+		o.Purchased = func(ctx context.Context, ps []engine.Event) { handed, got = ctx, ps }
+	})
 	e.items(t, catalog...)
 	e.user(t, "buyer", grant(engine.PurposePersonalization, "", ""))
 	req, cancel := context.WithCancel(e.ctx)
-	if _, err := svc.RecordEvents(req, []engine.Event{purchase("buyer", "o1", now.Add(-time.Hour), "sku-1"),
+	if _, err := e.svc.RecordEvents(req, []engine.Event{purchase("buyer", "o1", now.Add(-time.Hour), "sku-1"),
 		view("buyer", "sku-2", engine.TouchpointApp, now.Add(-time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
