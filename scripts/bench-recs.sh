@@ -8,7 +8,8 @@
 # with GET /healthz as the baseline of the same run, and last
 # POST /v1/events in batches of 500 (heedload events, 8 connections), with
 # every event's shopper drawn from all customers, then with 50 shoppers a
-# batch.
+# batch. After each load it prints heed's own CPU time (from /proc), in cores
+# and per request or event.
 # Usage: scripts/bench-recs.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,20 +44,36 @@ zcat data/onlineretail/transactions.csv.gz |
 echo "== $(wc -l <"$IDS") customers"
 
 rss() { awk '/VmRSS/ {printf "%.0f MB\n", $2/1024}' "/proc/$PID/status"; }
+# heed's own CPU time in clock ticks (user + system), to say what a request
+# costs heed, apart from the load generator on the same cores.
+TCK=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+cost() { # cost TICKS0 SECONDS REQUESTS_PER_SECOND
+  awk -v t="$(( $(ticks) - $1 ))" -v tck="$TCK" -v s="$2" -v r="$3" \
+    'BEGIN { printf "heed CPU: %.2f cores, %.2f ms a request\n", t / tck / s, 1000 * t / tck / (s * r) }'
+}
 export KEY=$STORE IDS
 echo "== baseline: GET /healthz, 64 connections, ${SECS}s"
 wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/healthz.lua "http://127.0.0.1:$PORT/healthz"
 echo "== GET /v1/users/{id}/recommendations?strategy=for_you, 64 connections, ${SECS}s"
-wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/recs.lua "http://127.0.0.1:$PORT"
+t0=$(ticks)
+wrk -t2 -c64 -d"${SECS}s" --latency -s scripts/wrk/recs.lua "http://127.0.0.1:$PORT" | tee "$DATA/wrk.txt"
+cost "$t0" "$SECS" "$(awk '/^Requests\/sec/ {print $2}' "$DATA/wrk.txt")"
 attack() { ./bin/heedload attack -addr "http://127.0.0.1:$PORT" -key "$STORE" -duration "${SECS}s" "$@"; }
 echo "== open loop: GET /healthz at 3000/s, 64 connections (baseline)"
 attack -target healthz -rate 3000 -conns 64
 for rate in 1500 2000 3000; do
   echo "== open loop: GET .../recommendations?strategy=for_you at $rate/s, 64 connections"
-  attack -target recs -rate "$rate" -conns 64
+  t0=$(ticks)
+  attack -target recs -rate "$rate" -conns 64 2>&1 | tee "$DATA/attack.txt"
+  cost "$t0" "$SECS" "$(awk '/achieved/ {sub("/s,", "", $2); print $2}' "$DATA/attack.txt")"
 done
 echo "== POST /v1/events, batches of 500, 8 connections, ${SECS}s"
-./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s"
+t0=$(ticks)
+./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s" 2>&1 | tee "$DATA/events.txt"
+cost "$t0" "$SECS" "$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "events/s") print $i}' "$DATA/events.txt")" | sed 's/a request/an event/'
 echo "== POST /v1/events, batches of 500 events of 50 shoppers each, 8 connections, ${SECS}s"
-./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s" -users 50
+t0=$(ticks)
+./bin/heedload events -addr "http://127.0.0.1:$PORT" -key "$STORE" -batch 500 -conns 8 -duration "${SECS}s" -users 50 2>&1 | tee "$DATA/events.txt"
+cost "$t0" "$SECS" "$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "events/s") print $i}' "$DATA/events.txt")" | sed 's/a request/an event/'
 echo "== heed RSS at the end: $(rss)"
