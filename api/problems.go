@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -82,6 +83,15 @@ func (e *checksError) Unwrap() error { return errNotReady }
 
 // problems writes the last error a handler recorded with c.Error as problem
 // JSON, unless the handler already wrote a response.
+// loggable is err as a log line may carry it: on a shopper's routes
+// (/v1/users/:id, the only ones with an owner), without the shopper's id.
+func loggable(c *gin.Context, err error) error {
+	if strings.HasPrefix(c.FullPath(), "/v1/users/:id") {
+		return engine.WithoutUser(err, engine.UserID(c.Param("id")))
+	}
+	return err
+}
+
 func problems(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
@@ -98,7 +108,7 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 				"route", routeLabel(c))
 		case p.Status == http.StatusInternalServerError:
 			log.ErrorContext(c.Request.Context(), "request failed", "request_id", requestID(c),
-				"route", routeLabel(c), "err", engine.WithoutUser(last.Err, engine.UserID(c.Param("id"))))
+				"route", routeLabel(c), "err", loggable(c, last.Err))
 		}
 		if p.Status == http.StatusUnauthorized {
 			challenge := `Bearer realm="heed"`

@@ -32,6 +32,29 @@ func serve(t *testing.T, h gin.HandlerFunc) (*httptest.ResponseRecorder, string)
 	return w, logs.String()
 }
 
+// TestFailureLogNamesNoShopper: a failed request on a shopper's route logs
+// its error without the shopper's id; elsewhere the error stays whole.
+func TestFailureLogNamesNoShopper(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	r := gin.New()
+	r.Use(withRequestID(), problems(log), recovery(log))
+	fail := func(c *gin.Context) { _ = c.Error(fmt.Errorf("events of %s: disk on fire", c.Param("id"))) }
+	r.GET("/v1/users/:id/recommendations", fail)
+	r.GET("/v1/items/:id/similar", fail)
+	for _, path := range []string{"/v1/users/shopper-417/recommendations", "/v1/items/sku-9/similar"} {
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	out := logs.String()
+	if strings.Contains(out, "shopper-417") || !strings.Contains(out, "events of <user>: disk on fire") {
+		t.Errorf("the shopper's route logged:\n%s", out)
+	}
+	if !strings.Contains(out, "events of sku-9: disk on fire") {
+		t.Errorf("the item route lost its error:\n%s", out)
+	}
+}
+
 func TestProblemTable(t *testing.T) {
 	tests := []struct {
 		name string
