@@ -279,7 +279,11 @@ func settled(t *testing.T, p *heedProc, within time.Duration, n int, ids ...stri
 func TestCapsAcrossWorkerProcesses(t *testing.T) {
 	const users, campaigns = 24, 6
 	rs := redistest.Start(t)
-	sink := newDeliverySink(t, 300*time.Millisecond) // slow enough that one worker cannot take every task
+	// Each send takes 2 s, so a worker's two slots stay busy longer than
+	// the other worker can sleep on an empty queue (asynq checks again
+	// after 0.5–1.5 s): one worker cannot take every task. (At 300 ms one
+	// worker once delivered all six batches before the other looked.)
+	sink := newDeliverySink(t, 2*time.Second)
 	env := []string{"HEED_REDIS=" + rs.URL(), "HEED_CHANNELS=push=" + sink.srv.URL + ",email=" + sink.srv.URL}
 	p := startHeed(t, t.TempDir(), append(env, "HEED_WORKERS=0")...)
 	logs := []*syncBuffer{
