@@ -198,8 +198,8 @@ func contentNeighbours(c *Catalog, item engine.ItemID, h *history, tier int) []e
 
 // contextByFinish is similar and complementary as they were served before
 // contextList walked its tiers: the context item's neighbours (tier 0),
-// items sharing its tags when the neighbours are fewer than the limit
-// (tier 1) and every popular item (tier 2), all sorted by finish.
+// items sharing its tags when the neighbours listed are fewer than the
+// limit (tier 1) and every popular item (tier 2), all sorted by finish.
 func contextByFinish(m *Model, c *Catalog, req engine.RecRequest) []engine.Recommended {
 	if req.Limit <= 0 {
 		req.Limit = defaultLimit
@@ -228,13 +228,14 @@ func contextByFinish(m *Model, c *Catalog, req engine.RecRequest) []engine.Recom
 			es = append(es, entry{id: m.ids[j], score: float64(scs[t]), reason: why})
 		}
 	}
-	if len(es) < req.Limit && req.Item != "" {
+	notItself := func(id engine.ItemID) bool { return id == req.Item }
+	if len(finish(c, req, slices.Clone(es), notItself)) < req.Limit && req.Item != "" {
 		es = append(es, contentNeighbours(c, req.Item, h, 1)...)
 	}
 	if m != nil {
 		es = append(es, m.popularEntries(2)...)
 	}
-	return finish(c, req, es, func(id engine.ItemID) bool { return id == req.Item })
+	return finish(c, req, es, notItself)
 }
 
 // withNeighbors returns a copy of m whose neighbour lists are f of m's.

@@ -238,9 +238,10 @@ func (m *Model) contextList(c *Catalog, req engine.RecRequest, h *history) []eng
 		return out
 	}
 
-	// Items sharing the context item's tags, if the neighbours are fewer
-	// than the limit (whether or not they pass the filters).
-	if len(its) < req.Limit && req.Item != "" {
+	// Items sharing the context item's tags, if the neighbours that pass
+	// the filters are fewer than the limit: a product page whose
+	// neighbours are sold out still shows items like it before popular ones.
+	if req.Item != "" {
 		if ms := tagNeighbours(m, c, view, req, h, &pick, sold, req.Limit-len(out)); len(ms) > 0 {
 			reason := "similar_to:" + string(req.Item)
 			for _, e := range ms {

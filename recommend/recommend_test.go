@@ -201,6 +201,25 @@ func TestFilters(t *testing.T) {
 	}
 }
 
+// When a product's neighbours are sold out, items sharing its tags fill
+// its similar and complementary lists before popular items do.
+func TestSoldOutNeighboursGiveWayToLikeItems(t *testing.T) {
+	m := fixtureModel()
+	c := recommend.NewCatalog()
+	for _, it := range fixtureItems() {
+		it.InStock = it.ID == "mug"
+		c.Put(it)
+	}
+	// A ceramic cup, new to the catalog and so to no model's neighbours.
+	c.Put(engine.Item{ID: "cup", Title: "Ceramic cup", Category: "kitchen", Tags: []string{"ceramic"}, Price: 8, InStock: true})
+	for _, s := range []engine.Strategy{engine.StrategySimilar, engine.StrategyComplementary} {
+		got := m.Recommend(c, engine.RecRequest{Strategy: s, Item: "mug", Now: now, Limit: 3})
+		if len(got) == 0 || got[0].Item != "cup" || !slices.Equal(got[0].Reasons, []string{"similar_to:mug"}) {
+			t.Errorf("%s of the mug, its neighbours sold out = %+v, want the cup first, similar to the mug", s, got)
+		}
+	}
+}
+
 func TestStrategies(t *testing.T) {
 	m, c := fixtureModel(), fixtureCatalog()
 	req := func(s engine.Strategy) engine.RecRequest {
