@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"heed/changes"
+	"heed/internal/redistest"
 )
 
 // These tests run the real heed binary, built once per test run.
@@ -288,5 +289,25 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// While its Redis is down, heed's stderr stays JSON lines: go-redis's own
+// complaints (failed dials) come through heed's log, as warnings.
+func TestRedisOutageLogsAreJSON(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startHeed(t, t.TempDir(), "HEED_REDIS="+rs.URL())
+	rs.Stop()
+	waitFor(t, time.Minute, "go-redis to report the outage", func() bool {
+		return strings.Contains(p.stderr.String(), "failed to dial")
+	})
+	p.stop(t)
+	for line := range strings.SplitSeq(strings.TrimSpace(p.stderr.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("heed wrote a line that is not JSON: %s", line)
+		}
+	}
+	if !strings.Contains(p.stderr.String(), `"level":"WARN","msg":"redis: `) {
+		t.Errorf("no go-redis line came through heed's log:\n%s", p.stderr.String())
 	}
 }
