@@ -170,7 +170,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		DelayedTaskCheckInterval: s.opts.PollInterval,
 		ShutdownTimeout:          10 * time.Second,
 		RetryDelayFunc:           retryDelay,
-		Logger:                   asynqLogger{s.log},
+		Logger:                   newAsynqLogger(s.log),
 		LogLevel:                 asynq.WarnLevel,
 	})
 	mux := asynq.NewServeMux()

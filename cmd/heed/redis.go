@@ -44,20 +44,6 @@ const (
 
 var errRedisNotFound = errors.New("redis-server not found in PATH; run `make deps` or set HEED_REDIS")
 
-// goRedisLog passes go-redis's own lines (failed dials while Redis is
-// down, mostly) to heed's log as warnings, rather than as plain text that
-// breaks the JSON lines on stderr. Its logger is global: serve and worker
-// set it once, at start.
-type goRedisLog struct{ log *slog.Logger }
-
-func (l goRedisLog) Printf(ctx context.Context, format string, v ...any) {
-	msg := fmt.Sprintf(format, v...)
-	if !strings.HasPrefix(msg, "redis: ") {
-		msg = "redis: " + msg
-	}
-	l.log.WarnContext(ctx, msg)
-}
-
 // A redisChild is a private redis-server that heed serve started because
 // HEED_REDIS was unset. It dies with heed: Stop ends it, and if heed is
 // killed outright the kernel sends it SIGKILL (Pdeathsig).

@@ -54,7 +54,7 @@ func pprofMux() *http.ServeMux {
 // then the store, then the private Redis.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	redis.SetLogger(goRedisLog{log})
+	redis.SetLogger(scheduler.NewGoRedisLogger(log))
 	started := false
 	defer func() {
 		if err != nil && !started && ctx.Err() != nil {

@@ -40,7 +40,7 @@ func workerCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("--log-level: unknown level %q", *logLevel)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	redis.SetLogger(goRedisLog{log})
+	redis.SetLogger(scheduler.NewGoRedisLogger(log))
 	if *redisURL == "" {
 		return errors.New("--redis (or HEED_REDIS) is required: the Redis heed serve uses")
 	}
