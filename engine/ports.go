@@ -137,6 +137,10 @@ type Gate interface {
 	Collect(ctx context.Context, r CollectRequest) (Verdict, error)
 	// Delivery makes the send-time decision about one campaign message.
 	Delivery(ctx context.Context, q DeliveryQuestion) (DeliveryVerdict, error)
+	// ShippedDelivery reports whether the set in force decides as the
+	// shipped one, of which DecideDelivery is the hand-written reference
+	// for deliveries: the planner then foresees decisions with it.
+	ShippedDelivery() bool
 
 	// Query evaluates any rule, for POST /v1/decisions.
 	Query(ctx context.Context, path string, input any) (any, error)

@@ -316,16 +316,20 @@ func (s *Service) FinishDelivery(ctx context.Context, key string, res SendResult
 
 // PlanDeliveries foresees, for the planner, the send-time decision about
 // each contact cs[i] at its due time (or now, if later), from the facts
-// fs[i] read while scanning the audience. It uses DecideDelivery, the
-// hand-written reference of the delivery policy, with the policy's
-// marketing cap: a Rego evaluation per user would cost a million users
-// about a minute of CPU, and the send-time decision, which is the policy
-// itself, has the last word. The campaign's own cap is not foreseen.
+// fs[i] read while scanning the audience. While the shipped policies are
+// in force it uses DecideDelivery, their hand-written reference, with the
+// policy's marketing cap: a Rego evaluation per user would cost a million
+// users over a minute of CPU. Once they have been replaced it asks the
+// policy in force, which the reference may not foresee: a more permissive
+// policy would otherwise lose the users only it allows. The send-time
+// decision, always the policy's, has the last word. The campaign's own cap
+// is not foreseen.
 func (s *Service) PlanDeliveries(ctx context.Context, cs []Contact, fs []UserFacts, r ContactRules, mcap MarketingCap) ([]DeliveryVerdict, error) {
 	rules, err := s.noticeRules(ctx)
 	if err != nil {
 		return nil, err
 	}
+	shipped := s.gate.ShippedDelivery()
 	now := s.now()
 	out := make([]DeliveryVerdict, len(cs))
 	for i, c := range cs {
@@ -337,7 +341,13 @@ func (s *Service) PlanDeliveries(ctx context.Context, cs []Contact, fs []UserFac
 		rc := r
 		rc.Cap = CampaignCap{}
 		q, _ := s.deliveryQuestion(f, c, rc, rules[PurposeMarketing], at)
-		out[i] = DecideDelivery(q, mcap)
+		if shipped {
+			out[i] = DecideDelivery(q, mcap)
+			continue
+		}
+		if out[i], err = s.gate.Delivery(ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

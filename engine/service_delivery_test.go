@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +14,46 @@ import (
 	"heed/policies"
 )
 
-// The planner foresees each send-time decision with the hand-written
-// reference (PlanDeliveries, over the facts the audience scan reads); the
-// send itself is decided by the Rego delivery policy (AttemptDelivery, over
-// the facts read at send time). On generated shoppers and campaigns the two
+// The planner foresees each send-time decision (PlanDeliveries, over the
+// facts the audience scan reads): with the hand-written reference while the
+// shipped policies are in force, with the policy once replaced. The send
+// itself is decided by the Rego delivery policy (AttemptDelivery, over the
+// facts read at send time). On generated shoppers and campaigns the two
 // must agree: the same channel, the same deferral, the same reason.
 func TestPlannerAgreesWithSendTime(t *testing.T) {
-	e := newEnv(t)
+	t.Run("shipped", func(t *testing.T) { plannerAgreesWithSendTime(t, false) })
+	// A policy more permissive than the reference: the planner must not
+	// leave out the shoppers only it allows.
+	t.Run("replaced", func(t *testing.T) { plannerAgreesWithSendTime(t, true) })
+}
+
+// pointsForAll is the shipped delivery policy, except that points offers
+// reach even shoppers who opted out of points (a retailer that counts them
+// as loyalty-account notices).
+func pointsForAll(t *testing.T, shipped string) string {
+	out := strings.Replace(shipped, "\tnot input.offer_type in input.offer_types\n", "\tnot offer_accepted\n", 1)
+	out = strings.Replace(out, "\tinput.offer_type in input.offer_types\n", "\toffer_accepted\n", 1)
+	if strings.Count(out, "offer_accepted") != 2 {
+		t.Fatal("the shipped delivery policy has changed shape; update pointsForAll")
+	}
+	return out + `
+offer_accepted if input.offer_type in input.offer_types
+
+offer_accepted if input.offer_type == "points"
+`
+}
+
+func plannerAgreesWithSendTime(t *testing.T, replaced bool) {
+	var gate engine.Gate
+	e := newEnvGate(t, func(g engine.Gate) engine.Gate { gate = g; return g })
+	if replaced {
+		if err := gate.Replace(e.ctx, "delivery", pointsForAll(t, gate.Modules()["delivery"])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gate.ShippedDelivery() == replaced {
+		t.Fatalf("ShippedDelivery = %v after replacing the policy: %v", gate.ShippedDelivery(), replaced)
+	}
 	rng := rand.New(rand.NewPCG(4, 2))
 	zones := []string{"Asia/Shanghai", "America/Los_Angeles", "Europe/London", ""}
 	pol, err := policies.New(e.ctx, policies.Options{}, slog.New(slog.DiscardHandler))
@@ -33,6 +67,7 @@ func TestPlannerAgreesWithSendTime(t *testing.T) {
 	const n = 400
 	var cs []engine.Contact
 	rules := make([]engine.ContactRules, n)
+	noPoints := make([]bool, n) // opted out of points offers
 	for i := range n {
 		id := engine.UserID(fmt.Sprintf("s%03d", i))
 		p := engine.Profile{TimeZone: zones[rng.IntN(len(zones))]}
@@ -80,6 +115,7 @@ func TestPlannerAgreesWithSendTime(t *testing.T) {
 			}
 			if rng.IntN(3) == 0 {
 				prefs.OfferTypes = []string{engine.OfferTypes[rng.IntN(len(engine.OfferTypes))]}
+				noPoints[i] = prefs.OfferTypes[0] != "points"
 			}
 			if _, err := e.svc.PutPreferences(e.ctx, id, prefs, engine.AnyVersion); err != nil {
 				t.Fatal(err)
@@ -108,6 +144,9 @@ func TestPlannerAgreesWithSendTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := a.Delivery
+		if v.Allow && noPoints[i] && rules[i].OfferType == "points" {
+			outcomes["points despite the opt-out"]++
+		}
 		switch {
 		case v.Allow:
 			outcomes["sent"]++
@@ -132,5 +171,9 @@ func TestPlannerAgreesWithSendTime(t *testing.T) {
 		if outcomes[want] == 0 {
 			t.Errorf("no generated case ended %s; the test misses it", want)
 		}
+	}
+	if (outcomes["points despite the opt-out"] > 0) != replaced {
+		t.Errorf("%d points offers planned despite the opt-out; the policy was replaced: %v",
+			outcomes["points despite the opt-out"], replaced)
 	}
 }

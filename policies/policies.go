@@ -129,6 +129,31 @@ func checkName(name string) error {
 // Revision names the policy set in force: a short hash of its modules.
 func (s *Set) Revision() string { return s.cur.Load().revision }
 
+// ShippedDelivery reports whether the set in force decides as the shipped
+// one does: its modules, tests aside, are the embedded ones, unchanged.
+// engine.DecideDelivery is their hand-written reference for deliveries.
+func (s *Set) ShippedDelivery() bool { return s.cur.Load().shipped }
+
+// shipped reports whether modules, tests aside, are the embedded ones.
+func shipped(modules map[string]string) bool {
+	base, err := embeddedModules()
+	if err != nil {
+		return false
+	}
+	decides := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for name, text := range m {
+			if !strings.HasSuffix(name, "_test") {
+				out[name] = text
+			}
+		}
+		return out
+	}
+	return maps.Equal(decides(modules), decides(base))
+}
+
+var embeddedModules = sync.OnceValues(func() (map[string]string, error) { return loadModules("") })
+
 // Modules returns the source of every module in force, by name. The map is
 // the caller's.
 func (s *Set) Modules() map[string]string { return maps.Clone(s.cur.Load().modules) }

@@ -259,3 +259,35 @@ decide(q) := {"allow": false, "status": "none", "reason": "no_consent", "record_
 write_decision := {"allow": true, "reasons": set()}
 `
 }
+
+// ShippedDelivery holds while the modules that decide are the shipped
+// ones: a test module added, or a module put back as shipped, keeps it;
+// any other change, to any module, ends it.
+func TestShippedDelivery(t *testing.T) {
+	ctx := context.Background()
+	s := newSet(t)
+	shipped := s.Modules()
+	steps := []struct {
+		name, text string
+		want       bool
+	}{
+		{"extra_test", "package heed.extra_test\n\ntest_nothing if true\n", true},
+		{"delivery", shipped["delivery"], true},
+		{"authz", withReports(t, s), false},
+		{"authz", shipped["authz"], true},
+		{"delivery", shipped["delivery"] + "\nextra_rule := 1\n", false},
+		{"delivery", shipped["delivery"], true},
+		{"extra", "package heed.extra\n\ngreeting := \"ni hao\"\n", false},
+	}
+	if !s.ShippedDelivery() {
+		t.Fatal("ShippedDelivery = false on the shipped set")
+	}
+	for _, st := range steps {
+		if err := s.Replace(ctx, st.name, st.text); err != nil {
+			t.Fatalf("Replace %s: %v", st.name, err)
+		}
+		if got := s.ShippedDelivery(); got != st.want {
+			t.Errorf("after replacing %s: ShippedDelivery = %v, want %v", st.name, got, st.want)
+		}
+	}
+}

@@ -49,7 +49,8 @@ const (
 type snapshot struct {
 	revision string
 	modules  map[string]string
-	tests    int // Rego tests run and passed
+	tests    int  // Rego tests run and passed
+	shipped  bool // the modules that decide are the embedded ones
 
 	compiler *ast.Compiler // the modules other than tests, compiled
 	store    storage.Store // empty: policies take everything from input
@@ -96,7 +97,7 @@ func (s *Set) build(ctx context.Context, modules map[string]string) (*snapshot, 
 		return nil, &engine.PolicyError{Errors: astErrors(compiler.Errors)}
 	}
 
-	snap := &snapshot{revision: revision(modules), modules: modules, compiler: compiler,
+	snap := &snapshot{revision: revision(modules), modules: modules, shipped: shipped(modules), compiler: compiler,
 		store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))}
 	txn, err := snap.store.NewTransaction(ctx)
 	if err != nil {

@@ -36,7 +36,9 @@ import (
 // next to a plain scan of the same users' facts measured in the same run
 // (the baseline), and how much Redis memory the scheduled deliveries take.
 // It is skipped unless HEED_PLAN_USERS is set; HEED_PLAN_DIR keeps the
-// users in a directory, loaded once and reused by later runs.
+// users in a directory, loaded once and reused by later runs;
+// HEED_PLAN_REPLACED=1 plans under a replaced (but equivalent) delivery
+// policy, which the planner evaluates for each user.
 //
 //	HEED_PLAN_USERS=100000 go test -run TestPlanningLoad -v -timeout 1h ./scheduler/
 func TestPlanningLoad(t *testing.T) {
@@ -58,6 +60,14 @@ func TestPlanningLoad(t *testing.T) {
 	pol, err := policies.New(ctx, policies.Options{}, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("HEED_PLAN_REPLACED") != "" {
+		// The shipped policy under another text: the same decisions, but
+		// the planner asks the policy for each user.
+		if err := pol.Replace(ctx, "delivery", pol.Modules()["delivery"]+"\n# replaced\n"); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("delivery policy replaced: planning evaluates it for each user")
 	}
 	svc := engine.NewService(db, pol, engine.Options{}, log)
 	if some, _ := db.ScanUserFacts(ctx, engine.FactsQuery{Limit: 1}); len(some) == 0 {
