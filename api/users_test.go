@@ -171,6 +171,9 @@ func TestUserEraseAndExport(t *testing.T) {
 	if !exported {
 		t.Errorf("the export is not in the exported activity: %s", r.body)
 	}
+	if d, ok := x["deliveries"].([]any); !ok || len(d) != 0 {
+		t.Errorf("export deliveries = %v, want an empty list (scheduler tests export a sent one)", x["deliveries"])
+	}
 
 	r = h.do(req{method: "DELETE", path: userPath("erase-me"), auth: storeKey})
 	want(t, r, http.StatusNoContent)

@@ -18,6 +18,10 @@ type Export struct {
 	Interests   Interests          `json:"interests"`
 	Events      []Event            `json:"events"`
 	Activity    []ActivityEntry    `json:"activity"`
+	// Deliveries are the campaign messages planned for the user: sent,
+	// suppressed, deferred or still to come, with the purchases attributed
+	// to them.
+	Deliveries []Delivery `json:"deliveries"`
 }
 
 // Export returns everything held about id, and records the export in the
@@ -62,7 +66,11 @@ func (s *Service) Export(ctx context.Context, id UserID) (Export, error) {
 		}
 		cursor = next
 	}
+	if x.Deliveries, err = s.store.UserDeliveries(ctx, id); err != nil {
+		return Export{}, err
+	}
 	x.Consents = nonNil(x.Consents)
+	x.Deliveries = nonNil(x.Deliveries)
 	x.Effective = nonNil(x.Effective)
 	x.Activity = nonNil(x.Activity)
 	x.Events = nonNil(x.Events)

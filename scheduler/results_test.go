@@ -68,4 +68,14 @@ func TestItemsAndConversions(t *testing.T) {
 	if ch := st.ByChannel[engine.ChannelPush]; ch == nil || ch.Conversions != 1 || ch.Revenue != 240 {
 		t.Errorf("push stats %+v, want the conversion", ch)
 	}
+
+	// The shopper's export holds the message, and the purchase it counts.
+	x, err := r.svc.Export(r.ctx, "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Deliveries) != 1 || x.Deliveries[0].Campaign != c.ID || x.Deliveries[0].Status != engine.DeliverySent ||
+		x.Deliveries[0].Conversions != 1 || x.Deliveries[0].Revenue != 240 {
+		t.Errorf("exported deliveries %+v; want the message sent, with its conversion", x.Deliveries)
+	}
 }

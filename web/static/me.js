@@ -232,7 +232,7 @@
 
       data_h: '我的数据',
       export_h: '下载我的数据',
-      export_p: '下载我们保存的关于您的全部数据（JSON 格式）：资料、授权记录、偏好、兴趣标签、行为记录和使用记录。',
+      export_p: '下载我们保存的关于您的全部数据（JSON 格式）：资料、授权记录、偏好、兴趣标签、行为记录、使用记录，以及为您安排的营销消息。',
       export_btn: '下载我的数据',
       export_done: '已下载您的数据。',
       erase_h: '删除我的账户数据',
@@ -467,7 +467,7 @@
 
       data_h: 'My data',
       export_h: 'Download my data',
-      export_p: 'Download everything we hold about you, as JSON: profile, consent records, preferences, interest tags, activity and the usage log.',
+      export_p: 'Download everything we hold about you, as JSON: profile, consent records, preferences, interest tags, activity, the usage log, and the marketing messages planned for you.',
       export_btn: 'Download my data',
       export_done: 'Your data was downloaded.',
       erase_h: 'Delete my account data',
