@@ -23,9 +23,10 @@ type Options struct {
 	// targets (it wakes the dispatcher). Nil: nothing is called.
 	Changed func()
 	// Erased is called, without blocking, after a user was erased (the
-	// recommender retrains soon, so the user's influence leaves the model).
-	// Nil: nothing is called.
-	Erased func()
+	// recommender retrains soon, so the user's influence leaves the model;
+	// the scheduler takes the id out of the tasks waiting in Redis). Nil:
+	// nothing is called.
+	Erased func(UserID)
 	// Now returns the current time; nil: time.Now.
 	Now func() time.Time
 	// Recommender, if set, is told of every catalog change (PutItems).

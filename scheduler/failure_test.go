@@ -2,12 +2,16 @@ package scheduler_test
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"heed/campaigns"
 	"heed/engine"
+	"heed/internal/redistest"
 	"heed/scheduler"
 )
 
@@ -164,5 +168,58 @@ func TestRedisOutage(t *testing.T) {
 	time.Sleep(time.Second)
 	if r.sink.count() != 1 || r.sink.messages()[0].User != "during" {
 		t.Errorf("sink got %+v, want one message to during", r.sink.messages())
+	}
+}
+
+// DESIGN invariant 9 (erasure is complete) reaches Redis: once Forget has
+// run for an erased shopper, no Redis key or value holds their id. Their
+// contact is taken out of the batch it shared (the others keep theirs, and
+// its time), and a task that held only them is gone.
+func TestErasureLeavesNoTraceInRedis(t *testing.T) {
+	const gone = "gone-7c1f"
+	r := newRig(t)
+	due := time.Now().Add(30 * time.Minute).Truncate(time.Second)
+	r.user(t, "keep-a", engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
+	r.user(t, gone, engine.Profile{Region: "310000"}, []engine.Channel{engine.ChannelPush}, nil)
+	r.user(t, "keep-b", engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
+	s, _ := r.scheduler(t, scheduler.Options{Plan: true})
+	sendAt := campaigns.Schedule{SendAt: due.UTC().Format(time.RFC3339)}
+	all := r.campaign(t, campaigns.Campaign{Name: "all", Schedule: sendAt})
+	only := r.campaign(t, campaigns.Campaign{Name: "only", Schedule: sendAt, Audience: campaigns.Audience{Regions: []string{"310000"}}})
+	waitFor(t, 20*time.Second, "both campaigns planned", func() bool {
+		return len(r.deliveries(t, all.ID)) == 3 && len(r.deliveries(t, only.ID)) == 1
+	})
+	rdb := r.redis.Client(t)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	scheduled := func() []*asynq.TaskInfo {
+		tasks, err := insp.ListScheduledTasks("heed-deliver", asynq.PageSize(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tasks
+	}
+	if n := len(scheduled()); n != 2 || len(redistest.Traces(t, rdb, gone)) == 0 {
+		t.Fatalf("%d scheduled tasks, the shopper's id in Redis %v; want 2, and it", n, redistest.Traces(t, rdb, gone))
+	}
+	if _, err := r.svc.Erase(r.ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(r.ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "no trace of the erased shopper in Redis", func() bool { return len(redistest.Traces(t, rdb, gone)) == 0 })
+
+	// The others' task is still there, due when it was.
+	tasks := scheduled()
+	if len(tasks) != 1 {
+		t.Fatalf("%d scheduled tasks after Forget, want the others' one", len(tasks))
+	}
+	for _, u := range []string{"keep-a", "keep-b"} {
+		if !strings.Contains(string(tasks[0].Payload), `"`+u+`"`) {
+			t.Errorf("the task kept %s, want %s in it", tasks[0].Payload, u)
+		}
+	}
+	if !tasks[0].NextProcessAt.Equal(due) {
+		t.Errorf("the others' task is due %v, want %v", tasks[0].NextProcessAt, due)
 	}
 }

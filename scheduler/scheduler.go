@@ -176,6 +176,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(typeDeliver, s.handleDeliver)
 	mux.HandleFunc(typePlan, s.handlePlan)
+	mux.HandleFunc(typeForget, s.handleForget)
 	if !s.opts.NoWorkers {
 		if err := srv.Start(mux); err != nil {
 			return fmt.Errorf("scheduler: start workers: %w", err)

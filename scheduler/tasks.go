@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -220,5 +219,7 @@ func (s *Scheduler) settled(ctx context.Context, d engine.Delivery) error {
 	}
 	c := d.Contact
 	c.Due = d.DeferredUntil
-	return s.schedule(ctx, []engine.Contact{c}, "again:"+strings.ReplaceAll(d.DeliveryKey(), "/", ":")+":"+d.DeferredUntil.Format("150405"))
+	// The task's id is a hash of the contact and its time: no Redis key
+	// names a user.
+	return s.schedule(ctx, []engine.Contact{c}, "again")
 }

@@ -389,3 +389,31 @@ func TestTwoPlannersPlanOnce(t *testing.T) {
 		t.Errorf("the sink got %d distinct messages, want %d", sink.distinct(), users)
 	}
 }
+
+// Erasing a shopper through the API takes their id out of the campaign
+// tasks waiting in Redis (heed serve tells its scheduler).
+func TestErasureForgetsQueuedTasks(t *testing.T) {
+	const gone = "gone-e2e-41b9"
+	rs := redistest.Start(t)
+	sink := newDeliverySink(t, 0)
+	env := []string{"HEED_REDIS=" + rs.URL(), "HEED_CHANNELS=push=" + sink.srv.URL}
+	p := startHeed(t, t.TempDir(), env...)
+	for _, id := range []string{"stays-e2e", gone} {
+		p.call(t, "PUT", "/v1/users/"+id, `{}`, 200, nil)
+		p.call(t, "POST", "/v1/users/"+id+"/consents", `{"records":[{"purpose":"marketing","channel":"push","status":"granted"}]}`, 201, nil)
+	}
+	var c struct {
+		ID string `json:"id"`
+	}
+	due := time.Now().Add(40 * time.Minute).UTC().Truncate(time.Second) // within the planner's hour
+	p.adminCall(t, "POST", "/v1/campaigns", fmt.Sprintf(`{"name":"later","kind":"segment","offer":{"type":"points","points":100},
+		"channels":["push"],"schedule":{"send_at":"%s"},"message":{"title":"{{.Offer}}","body":"{{.Offer}}"}}`, due.Format(time.RFC3339)), 201, &c)
+	p.adminCall(t, "POST", "/v1/campaigns/"+c.ID+"/activate", "", 200, nil)
+	rdb := rs.Client(t)
+	waitFor(t, time.Minute, "the shopper's task queued", func() bool { return len(redistest.Traces(t, rdb, gone)) > 0 })
+	p.call(t, "DELETE", "/v1/users/"+gone, "", 204, nil)
+	waitFor(t, 30*time.Second, "no trace of the erased shopper in Redis", func() bool { return len(redistest.Traces(t, rdb, gone)) == 0 })
+	if len(redistest.Traces(t, rdb, "stays-e2e")) == 0 {
+		t.Error("the other shopper's task went too")
+	}
+}

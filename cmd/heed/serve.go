@@ -133,7 +133,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	live := recommend.NewLive(catalog)
 
 	disp := changes.New(db, changes.Options{Secret: sec.WebhookSecret}, log)
-	var camp *campaigns.Service // set below: the engine tells it of purchases
+	var sched *scheduler.Scheduler // set below: campaigns dispatch runs through it, erasures tell it
+	var camp *campaigns.Service    // set below: the engine tells it of purchases
 	tr := &recommend.Trainer{Items: db.ScanItems, Live: live, Path: filepath.Join(cfg.DataDir, "model", "model.snap"),
 		Options: recommend.DefaultOptions(), Log: log}
 	svc := engine.NewService(db, pol, engine.Options{
@@ -142,7 +143,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		Tokens:        engine.Tokens{Secret: sec.TokenSecret},
 		Changed:       disp.Wake,
 		Recommender:   live,
-		Erased:        tr.Soon,
+		Erased:        func(id engine.UserID) { tr.Soon(); go forget(ctx, sched, id, log) },
 		Purchased:     func(ctx context.Context, ps []engine.Event) { camp.Attribute(ctx, ps) },
 		SendLease:     cfg.SendLease,
 	}, log)
@@ -162,7 +163,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	}
 	defer ln.Close()
 	public := cfg.publicURL(ln.Addr().String())
-	var sched *scheduler.Scheduler // set below: campaigns dispatch runs through it
 	camp = campaigns.NewService(db, svc, pol, campaigns.Options{
 		UnsubscribeURL: func(d engine.Delivery) string { return public + "/unsubscribe/" + svc.UnsubscribeToken(d) },
 		Recommender:    campaigns.ForYou{Source: svc},
@@ -240,4 +240,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	err = g.Wait()
 	log.Info("heed stopped")
 	return err
+}
+
+// forget has the scheduler take an erased user's id out of the delivery
+// tasks waiting in Redis. The erasure has succeeded whatever happens here:
+// if Redis cannot be reached, the id stays in those tasks, which send the
+// user nothing, until they run.
+func forget(ctx context.Context, sched *scheduler.Scheduler, id engine.UserID, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := sched.Forget(ctx, id); err != nil {
+		log.WarnContext(ctx, "scheduler: could not queue the removal of an erased user's id from the queued deliveries",
+			"err", engine.WithoutUser(err, id))
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +109,37 @@ func freePort(tb testing.TB) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// Traces lists the keys of rdb whose name or value holds s.
+func Traces(t testing.TB, rdb *redis.Client, s string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		var vals []string
+		switch rdb.Type(ctx, k).Val() {
+		case "string":
+			vals = []string{rdb.Get(ctx, k).Val()}
+		case "hash":
+			for f, v := range rdb.HGetAll(ctx, k).Val() {
+				vals = append(vals, f, v)
+			}
+		case "list":
+			vals = rdb.LRange(ctx, k, 0, -1).Val()
+		case "set":
+			vals = rdb.SMembers(ctx, k).Val()
+		case "zset":
+			vals = rdb.ZRange(ctx, k, 0, -1).Val()
+		}
+		if strings.Contains(k, s) || slices.ContainsFunc(vals, func(v string) bool { return strings.Contains(v, s) }) {
+			out = append(out, k)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
