@@ -154,6 +154,19 @@ func TestPlanningLoad(t *testing.T) {
 	if run.Scheduled > 0 {
 		t.Logf("Redis: %d bytes more, %.0f bytes per scheduled delivery", after2-before, float64(after2-before)/float64(run.Scheduled))
 	}
+
+	// What an erasure costs the queue: one user taken out of the waiting
+	// tasks (each is read).
+	ds, _, err := db.Deliveries(ctx, c.ID, "", 1, nil)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("a delivery to forget: %v, %v", ds, err)
+	}
+	start = time.Now()
+	changed, err := s.ForgetNow(ctx, ds[0].User)
+	if err != nil || changed != 1 {
+		t.Fatalf("forget: %d tasks changed, %v; want 1", changed, err)
+	}
+	t.Logf("forget: one user taken out of the tasks of %d scheduled deliveries in %s", run.Scheduled, time.Since(start).Round(time.Millisecond))
 }
 
 func usedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
