@@ -29,13 +29,19 @@ const forgetPage = 500
 // task would send them nothing; it would only keep the id until it ran,
 // days later for a deferred message. A worker takes the users out of
 // every pending, scheduled and retried delivery task (each other contact
-// keeps its task and time) and deletes archived ones that name them.
+// keeps its task and time) and deletes archived ones that name them; it
+// looks again Options.ForgetAgain later.
 func (s *Scheduler) Forget(ctx context.Context, users ...engine.UserID) error {
 	if len(users) == 0 {
 		return nil
 	}
-	return s.enqueue(ctx, typeForget, forgetPayload{Users: users}, asynq.Queue(s.queue("plan")),
-		asynq.MaxRetry(10), asynq.Timeout(10*time.Minute))
+	for _, after := range []time.Duration{0, s.opts.ForgetAgain} {
+		if err := s.enqueue(ctx, typeForget, forgetPayload{Users: users}, asynq.Queue(s.queue("plan")),
+			asynq.ProcessIn(after), asynq.MaxRetry(10), asynq.Timeout(10*time.Minute)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Scheduler) handleForget(ctx context.Context, t *asynq.Task) error {

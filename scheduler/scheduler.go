@@ -93,6 +93,10 @@ type Options struct {
 	// queue; zero: 1 s (asynq's default, 5 s, would make sends up to 5 s
 	// late).
 	PollInterval time.Duration
+	// ForgetAgain is how long after an erasure Forget looks through the
+	// queue a second time, for a planning chunk that read the user just
+	// before the erasure and queued them just after; zero: one minute.
+	ForgetAgain time.Duration
 	// Now returns the current time; nil: time.Now.
 	Now func() time.Time
 }
@@ -118,6 +122,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SweepAfter <= 0 {
 		o.SweepAfter = 2 * time.Minute
+	}
+	if o.ForgetAgain <= 0 {
+		o.ForgetAgain = time.Minute
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
