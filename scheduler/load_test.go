@@ -155,6 +155,13 @@ func TestPlanningLoad(t *testing.T) {
 		t.Logf("Redis: %d bytes more, %.0f bytes per scheduled delivery", after2-before, float64(after2-before)/float64(run.Scheduled))
 	}
 
+	// What the console's results cost: every entry of the ledger is read.
+	start = time.Now()
+	if _, err := camp.Stats(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %d scheduled deliveries read in %s", run.Scheduled, time.Since(start).Round(time.Millisecond))
+
 	// What an erasure costs the queue: one user taken out of the waiting
 	// tasks (each is read).
 	ds, _, err := db.Deliveries(ctx, c.ID, "", 1, nil)
