@@ -339,9 +339,13 @@ func (db *DB) resumePurges(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		if err := db.finishPurge(ctx, id); err != nil {
-			return fmt.Errorf("badgerstore: finish purge of %s: %w", id, err)
+			// Neither the error nor the log names the user: it is an
+			// erased (or merged) one.
+			return fmt.Errorf("badgerstore: finish an interrupted purge: %w", engine.WithoutUser(err, id))
 		}
-		db.log.InfoContext(ctx, "badgerstore: finished an interrupted purge", "user_id", id)
+	}
+	if len(ids) > 0 {
+		db.log.InfoContext(ctx, "badgerstore: finished interrupted purges", "users", len(ids))
 	}
 	return nil
 }

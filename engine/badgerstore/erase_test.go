@@ -1,9 +1,12 @@
 package badgerstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,7 +210,14 @@ func TestPurgeResumedOnOpen(t *testing.T) {
 		t.Fatal("setup: the ledger, activity and decision index should be on disk")
 	}
 
-	db = mustOpen(t, badgerstore.Options{Dir: dir})
+	var logged bytes.Buffer
+	db, err := badgerstore.Open(ctx, badgerstore.Options{Dir: dir}, slog.New(slog.NewJSONHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "finished interrupted purges") || strings.Contains(logged.String(), `"u1"`) {
+		t.Errorf("Open logged %s; want the purge finished, without the user's id", logged.String())
+	}
 	mustUser(t, db, "u1")
 	if got := mustConsents(t, db, "u1", ""); len(got) != 0 {
 		t.Errorf("ledger = %v, want empty", ids(got))
