@@ -24,9 +24,9 @@ type Options struct {
 	Changed func()
 	// Erased is called, without blocking, after a user was erased (the
 	// recommender retrains soon, so the user's influence leaves the model;
-	// the scheduler takes the id out of the tasks waiting in Redis). Nil:
-	// nothing is called.
-	Erased func(UserID)
+	// the scheduler takes the id out of the tasks waiting in Redis, which
+	// the store lists). Nil: nothing is called.
+	Erased func()
 	// Now returns the current time; nil: time.Now.
 	Now func() time.Time
 	// Recommender, if set, is told of every catalog change (PutItems).

@@ -120,7 +120,7 @@ func (s *Service) Erase(ctx context.Context, id UserID) (ErasureProof, error) {
 	s.log.InfoContext(ctx, "user erased", "subject_hash", proof.SubjectHash, "records_kept_as_proof", len(proof.Records))
 	s.changed()
 	if s.opts.Erased != nil {
-		s.opts.Erased(id)
+		s.opts.Erased()
 	}
 	return proof, nil
 }

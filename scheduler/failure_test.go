@@ -172,10 +172,10 @@ func TestRedisOutage(t *testing.T) {
 	}
 }
 
-// DESIGN invariant 9 (erasure is complete) reaches Redis: once Forget has
-// run for an erased shopper, no Redis key or value holds their id. Their
-// contact is taken out of the batch it shared (the others keep theirs, and
-// its time), and a task that held only them is gone.
+// DESIGN invariant 9 (erasure is complete) reaches Redis: soon after an
+// erasure no Redis key or value holds the shopper's id. Their contact is
+// taken out of the batch it shared (the others keep theirs, and its time),
+// and a task that held only them is gone.
 func TestErasureLeavesNoTraceInRedis(t *testing.T) {
 	const gone = "gone-7c1f"
 	r := newRig(t)
@@ -183,7 +183,7 @@ func TestErasureLeavesNoTraceInRedis(t *testing.T) {
 	r.user(t, "keep-a", engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
 	r.user(t, gone, engine.Profile{Region: "310000"}, []engine.Channel{engine.ChannelPush}, nil)
 	r.user(t, "keep-b", engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
-	s, _ := r.scheduler(t, scheduler.Options{Plan: true, ForgetAgain: 8 * time.Second})
+	s, _ := r.scheduler(t, scheduler.Options{Plan: true, ForgetAgain: 8 * time.Second, Erasures: r.db})
 	sendAt := campaigns.Schedule{SendAt: due.UTC().Format(time.RFC3339)}
 	all := r.campaign(t, campaigns.Campaign{Name: "all", Schedule: sendAt})
 	only := r.campaign(t, campaigns.Campaign{Name: "only", Schedule: sendAt, Audience: campaigns.Audience{Regions: []string{"310000"}}})
@@ -202,13 +202,11 @@ func TestErasureLeavesNoTraceInRedis(t *testing.T) {
 	if n := len(scheduled()); n != 2 || len(redistest.Traces(t, rdb, gone)) == 0 {
 		t.Fatalf("%d scheduled tasks, the shopper's id in Redis %v; want 2, and it", n, redistest.Traces(t, rdb, gone))
 	}
+	forgot := time.Now()
 	if _, err := r.svc.Erase(r.ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	forgot := time.Now()
-	if err := s.Forget(r.ctx, gone); err != nil {
-		t.Fatal(err)
-	}
+	s.Erased() // as heed serve's engine does
 	// The Forget tasks name the shopper until both looks have run; the
 	// delivery tasks, from the first on.
 	inDeliveries := func() bool {
@@ -244,5 +242,40 @@ func TestErasureLeavesNoTraceInRedis(t *testing.T) {
 	}
 	if !tasks[0].NextProcessAt.Equal(due) {
 		t.Errorf("the others' task is due %v, want %v", tasks[0].NextProcessAt, due)
+	}
+}
+
+// An erasure while Redis is down reaches Redis once it is back: the store
+// keeps the list of users to forget.
+func TestErasureWhileRedisIsDown(t *testing.T) {
+	const gone = "gone-down-5e2a"
+	r := newRig(t)
+	due := time.Now().Add(30 * time.Minute).Truncate(time.Second)
+	r.user(t, "keep-a", engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
+	r.user(t, gone, engine.Profile{}, []engine.Channel{engine.ChannelPush}, nil)
+	s, _ := r.scheduler(t, scheduler.Options{Plan: true, Erasures: r.db, ForgetAgain: 3 * time.Second})
+	c := r.campaign(t, campaigns.Campaign{Schedule: campaigns.Schedule{SendAt: due.UTC().Format(time.RFC3339)}})
+	waitFor(t, 20*time.Second, "the campaign planned", func() bool { return len(r.deliveries(t, c.ID)) == 2 })
+	rdb := r.redis.Client(t)
+	if len(redistest.Traces(t, rdb, gone)) == 0 {
+		t.Fatal("the shopper's id is not in Redis before the erasure; the test proves nothing")
+	}
+
+	r.redis.Stop()
+	if _, err := r.svc.Erase(r.ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	s.Erased()
+	time.Sleep(3 * time.Second) // the scheduler tries, and fails
+	if ids, err := r.db.ErasedToForget(r.ctx, 10); err != nil || !slices.Contains(ids, gone) {
+		t.Fatalf("with Redis down, the users to forget = %v, %v; want the erased one kept", ids, err)
+	}
+	r.redis.Restart(t)
+	waitFor(t, time.Minute, "no trace of the erased shopper in Redis", func() bool { return len(redistest.Traces(t, rdb, gone)) == 0 })
+	if ids, err := r.db.ErasedToForget(r.ctx, 10); err != nil || len(ids) != 0 {
+		t.Errorf("users to forget after Redis came back = %v, %v; want none", ids, err)
+	}
+	if len(redistest.Traces(t, rdb, "keep-a")) == 0 {
+		t.Error("the other shopper's task went too")
 	}
 }

@@ -23,7 +23,7 @@ type forgetPayload struct {
 // forgetPage is how many tasks one listing reads.
 const forgetPage = 500
 
-// Forget queues the removal of users, just erased, from the delivery
+// queueForget queues the removal of users, just erased, from the delivery
 // tasks waiting in Redis, so that their ids do not outlive the erasure
 // there. The erasure has removed their ledger entries already, so such a
 // task would send them nothing; it would only keep the id until it ran,
@@ -31,7 +31,7 @@ const forgetPage = 500
 // every pending, scheduled and retried delivery task (each other contact
 // keeps its task and time) and deletes archived ones that name them; it
 // looks again Options.ForgetAgain later.
-func (s *Scheduler) Forget(ctx context.Context, users ...engine.UserID) error {
+func (s *Scheduler) queueForget(ctx context.Context, users ...engine.UserID) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -42,6 +42,46 @@ func (s *Scheduler) Forget(ctx context.Context, users ...engine.UserID) error {
 		}
 	}
 	return nil
+}
+
+// Erased tells the scheduler that a user was erased: it drains
+// Options.Erasures now rather than at its next look. It does not block.
+func (s *Scheduler) Erased() {
+	select {
+	case s.erased <- struct{}{}:
+	default:
+	}
+}
+
+// drainErasures queues the forgetting of the users Options.Erasures lists, when
+// woken by Erased and every PlanEvery, until ctx is done.
+func (s *Scheduler) drainErasures(ctx context.Context) {
+	t := time.NewTicker(s.opts.PlanEvery)
+	defer t.Stop()
+	for {
+		for {
+			ids, err := s.opts.Erasures.ErasedToForget(ctx, forgetPage)
+			if err == nil && len(ids) > 0 {
+				if err = s.queueForget(ctx, ids...); err == nil {
+					err = s.opts.Erasures.Forgotten(ctx, ids)
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				// Tried again at the next look. (Redis's and Badger's
+				// errors name no user.)
+				s.log.WarnContext(ctx, "scheduler: erased users wait to be taken out of the queued deliveries", "err", err)
+			}
+			if err != nil || len(ids) < forgetPage {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.erased:
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Scheduler) handleForget(ctx context.Context, t *asynq.Task) error {

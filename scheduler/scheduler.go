@@ -42,6 +42,16 @@ type Ledger interface {
 	DueDeliveries(ctx context.Context, t time.Time, limit int) ([]engine.Delivery, error)
 }
 
+// Erasures lists the erased users whose ids are still to be taken out of
+// the tasks in Redis (see queueForget); engine/badgerstore.DB satisfies
+// it. The list is durable, so an erasure while Redis is down is seen to
+// once it is back.
+type Erasures interface {
+	ErasedToForget(ctx context.Context, limit int) ([]engine.UserID, error)
+	// Forgotten records that their forgetting has been queued.
+	Forgotten(ctx context.Context, ids []engine.UserID) error
+}
+
 // Metrics counts what the scheduler does; nil: nothing is counted.
 type Metrics interface {
 	// Planned counts contacts scheduled by planning.
@@ -93,8 +103,12 @@ type Options struct {
 	// queue; zero: 1 s (asynq's default, 5 s, would make sends up to 5 s
 	// late).
 	PollInterval time.Duration
-	// ForgetAgain is how long after an erasure Forget looks through the
-	// queue a second time, for a planning chunk that read the user just
+	// Erasures, if set, are drained into forget tasks: by the process that
+	// holds the store (heed serve), whether or not it is the planner, at
+	// once when woken (Erased) and every PlanEvery.
+	Erasures Erasures
+	// ForgetAgain is how long after an erasure the queue is looked
+	// through a second time, for a planning chunk that read the user just
 	// before the erasure and queued them just after; zero: one minute.
 	ForgetAgain time.Duration
 	// Now returns the current time; nil: time.Now.
@@ -149,12 +163,13 @@ type Scheduler struct {
 	ledger    Ledger
 	opts      Options
 	log       *slog.Logger
+	erased    chan struct{} // wakes drainErasures
 }
 
 // New returns a Scheduler on Redis rdb. Run starts it.
 func New(rdb redis.UniversalClient, planner Planner, deliver Deliverer, ledger Ledger, opts Options, log *slog.Logger) *Scheduler {
 	return &Scheduler{rdb: rdb, client: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb), planner: planner, deliver: deliver,
-		ledger: ledger, opts: opts.withDefaults(), log: log}
+		ledger: ledger, opts: opts.withDefaults(), log: log, erased: make(chan struct{}, 1)}
 }
 
 // queue names a queue of the namespace; delivering weighs more than
@@ -193,6 +208,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if s.opts.Plan {
 		wg.Go(func() { s.lead(ctx) })
+	}
+	if s.opts.Erasures != nil {
+		wg.Go(func() { s.drainErasures(ctx) })
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		Tokens:        engine.Tokens{Secret: sec.TokenSecret},
 		Changed:       disp.Wake,
 		Recommender:   live,
-		Erased:        func(id engine.UserID) { tr.Soon(); go forget(ctx, sched, id, log) },
+		Erased:        func() { tr.Soon(); sched.Erased() },
 		Purchased:     func(ctx context.Context, ps []engine.Event) { camp.Attribute(ctx, ps) },
 		SendLease:     cfg.SendLease,
 	}, log)
@@ -176,6 +176,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		Senders:     senders(cfg.Channels, sec.WebhookSecret, log),
 		Metrics:     api.NewDeliveryMetrics(reg),
 		SweepAfter:  cfg.SendLease,
+		Erasures:    db,
 	}, log)
 	defer sched.Close()
 
@@ -240,17 +241,4 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 	err = g.Wait()
 	log.Info("heed stopped")
 	return err
-}
-
-// forget has the scheduler take an erased user's id out of the delivery
-// tasks waiting in Redis. The erasure has succeeded whatever happens here:
-// if Redis cannot be reached, the id stays in those tasks, which send the
-// user nothing, until they run.
-func forget(ctx context.Context, sched *scheduler.Scheduler, id engine.UserID, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := sched.Forget(ctx, id); err != nil {
-		log.WarnContext(ctx, "scheduler: could not queue the removal of an erased user's id from the queued deliveries",
-			"err", engine.WithoutUser(err, id))
-	}
 }

@@ -61,6 +61,8 @@
 //	                                         the time it is next due (deliveries.go)
 //	rs/<user>                                the user's sends of the last 8 days
 //	                                         ([]engine.SentMessage as JSON), for caps
+//	fq/<user>                                empty: an erased user whose id the scheduler
+//	                                         has yet to take out of the tasks in Redis
 //
 // <seq> is an 8-byte big-endian sequence from a process-wide generator that
 // returns max(now in ns, last+1); a user's records also stay above s/<user>,

@@ -45,6 +45,9 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 		if err := txn.Set(userKey(pPurge, id), nil); err != nil {
 			return err
 		}
+		if err := txn.Set(userKey(pForget, id), nil); err != nil {
+			return err
+		}
 		if err := putProof(txn, proof); err != nil {
 			return err
 		}
@@ -346,6 +349,42 @@ func (db *DB) resumePurges(ctx context.Context) error {
 	}
 	if len(ids) > 0 {
 		db.log.InfoContext(ctx, "badgerstore: finished interrupted purges", "users", len(ids))
+	}
+	return nil
+}
+
+// ErasedToForget returns up to limit erased users whose ids the scheduler
+// has yet to take out of the delivery tasks waiting in Redis.
+func (db *DB) ErasedToForget(ctx context.Context, limit int) ([]engine.UserID, error) {
+	var out []engine.UserID
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		prefix := []byte(pForget)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
+			out = append(out, engine.UserID(it.Item().Key()[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("erased users to forget: %w", err)
+	}
+	return out, nil
+}
+
+// Forgotten records that the scheduler has queued the removal of ids from
+// the tasks in Redis.
+func (db *DB) Forgotten(ctx context.Context, ids []engine.UserID) error {
+	err := db.update(ctx, func(txn *badger.Txn) error {
+		for _, id := range ids {
+			if err := txn.Delete(userKey(pForget, id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forgotten erased users: %w", err)
 	}
 	return nil
 }

@@ -137,10 +137,22 @@ func TestErase(t *testing.T) {
 			t.Errorf("proof after a second erasure = %+v, want both erasures' records", got)
 		}
 	})
+	t.Run("the scheduler is to forget the id", func(t *testing.T) {
+		ids, err := db.ErasedToForget(ctx, 10)
+		if err != nil || !cmp.Equal(ids, []engine.UserID{"u1"}) {
+			t.Fatalf("erased users to forget = %v, %v; want u1", ids, err)
+		}
+		if err := db.Forgotten(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := db.ErasedToForget(ctx, 10); err != nil || len(ids) != 0 {
+			t.Errorf("after Forgotten: %v, %v; want none", ids, err)
+		}
+	})
 	mustClose(t, db)
 	// On disk, nothing under the erased user's keys is left (the proof and
 	// the outbox item aside).
-	for _, prefix := range []string{"u/u1", "s/u1", "i/", "ui/u1\x00", "c/u1\x00", "f/u1", "t/u1", "a/u1\x00", "du/u1\x00", "d/u1", "e/"} {
+	for _, prefix := range []string{"u/u1", "s/u1", "i/", "ui/u1\x00", "c/u1\x00", "f/u1", "t/u1", "a/u1\x00", "du/u1\x00", "d/u1", "e/", "fq/"} {
 		want := map[string][]string{"i/": {"i/phone\x00+862"}}[prefix]
 		if diff := cmp.Diff(want, rawKeys(t, dir, prefix)); diff != "" {
 			t.Errorf("keys under %q (-want +got):\n%s", prefix, diff)

@@ -38,6 +38,7 @@ const (
 	pDeliveryUser  = "dlu/"
 	pDeliveryDue   = "dq/"
 	pRecentSends   = "rs/"
+	pForget        = "fq/"
 )
 
 var (
