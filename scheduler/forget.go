@@ -53,8 +53,8 @@ func (s *Scheduler) Erased() {
 	}
 }
 
-// drainErasures queues the forgetting of the users Options.Erasures lists, when
-// woken by Erased and every PlanEvery, until ctx is done.
+// drainErasures queues the forgetting of the users Options.Erasures
+// lists, when woken by Erased and every PlanEvery, until ctx is done.
 func (s *Scheduler) drainErasures(ctx context.Context) {
 	t := time.NewTicker(s.opts.PlanEvery)
 	defer t.Stop()
