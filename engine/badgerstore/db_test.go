@@ -257,7 +257,9 @@ func TestReopen(t *testing.T) {
 		{"outbox item to dead-letter", func() error {
 			return db.AppendConsents(ctx, "u1", nil, engine.Effects{Outbox: []engine.OutboxItem{{ID: "out_2", NextAt: t0}}})
 		}},
-		{"DeadOutbox", func() error { return db.DeadOutbox(ctx, engine.OutboxItem{ID: "out_2", LastErr: "410 Gone"}) }},
+		{"DeadOutbox", func() error {
+			return db.DeadOutbox(ctx, engine.OutboxItem{ID: "out_2", LastErr: "410 Gone", Change: engine.Change{Event: engine.EventConsentChanged, User: "u1"}})
+		}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {

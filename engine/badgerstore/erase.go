@@ -42,6 +42,9 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 		if err := deleteInterestDeltas(txn, id); err != nil {
 			return err
 		}
+		if err := dropDeadLetters(txn, id); err != nil {
+			return err
+		}
 		if err := txn.Set(userKey(pPurge, id), nil); err != nil {
 			return err
 		}
@@ -68,6 +71,27 @@ func (db *DB) Erase(ctx context.Context, id engine.UserID, proof engine.ErasureP
 		return fmt.Errorf("erase %s: %w", id, err)
 	}
 	return nil
+}
+
+// dropDeadLetters deletes the dead-lettered changes about id: the
+// consents and preferences they carry go with the user. (Dead letters are
+// few: changes no target would take.)
+func dropDeadLetters(txn *badger.Txn, id engine.UserID) error {
+	var keys [][]byte
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pDead)})
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		var o engine.OutboxItem
+		if err := item.Value(func(v []byte) error { return unmarshal(item.Key(), v, &o) }); err != nil {
+			it.Close()
+			return err
+		}
+		if o.Change.User == id {
+			keys = append(keys, item.KeyCopy(nil))
+		}
+	}
+	it.Close()
+	return deleteKeys(txn, keys)
 }
 
 // unlinkIdentities deletes id's identities (those another user holds are

@@ -157,12 +157,20 @@ func (db *DB) RetryOutbox(ctx context.Context, item engine.OutboxItem) error {
 }
 
 // DeadOutbox moves the pending item with item's id to the dead letters,
-// as item, when it will not be retried. Returns ErrNotFound if no such item
-// is pending.
+// as item, when it will not be retried. A change about a user who has been
+// erased (or merged into another) since is dropped instead: it would keep
+// what the erasure removed. The erasure's own event is kept, so that an
+// operator can learn that a target was never told. Returns ErrNotFound if
+// no such item is pending.
 func (db *DB) DeadOutbox(ctx context.Context, item engine.OutboxItem) error {
 	err := db.update(ctx, func(txn *badger.Txn) error {
 		if err := removeOutbox(txn, item.ID); err != nil {
 			return err
+		}
+		if item.Change.Event != engine.EventUserErased {
+			if ok, err := exists(txn, userKey(pUser, item.Change.User)); err != nil || !ok {
+				return err
+			}
 		}
 		return setJSON(txn, key(pDead, item.ID), item)
 	})

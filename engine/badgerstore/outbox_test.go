@@ -144,3 +144,47 @@ func TestOutbox(t *testing.T) {
 		}
 	})
 }
+
+// Erasure takes the user's dead letters with it, and a change about a
+// user erased since is not dead-lettered, but the erasure's own event is
+// (an operator must learn that a target was never told).
+func TestDeadLettersOfErasedUsers(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	item := func(id string, user engine.UserID, event string) engine.OutboxItem {
+		it := outboxItem(id, t0)
+		it.Change.User, it.Change.Event = user, event
+		return it
+	}
+	for _, u := range []engine.UserID{"u1", "u2", "u3"} {
+		mustUser(t, db, u)
+		if err := db.AppendConsents(ctx, u, nil, engine.Effects{Outbox: []engine.OutboxItem{
+			item("c-"+string(u), u, engine.EventConsentChanged)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []engine.UserID{"u1", "u2"} {
+		if err := db.DeadOutbox(ctx, item("c-"+string(u), u, engine.EventConsentChanged)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []engine.UserID{"u1", "u3"} {
+		fx := engine.Effects{Outbox: []engine.OutboxItem{item("e-"+string(u), u, engine.EventUserErased)}}
+		if err := db.Erase(ctx, u, engine.ErasureProof{SubjectHash: "hash-" + string(u)}, fx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// u3's consent change and erasure event die after the erasure.
+	for _, it := range []engine.OutboxItem{item("c-u3", "u3", engine.EventConsentChanged), item("e-u3", "u3", engine.EventUserErased)} {
+		if err := db.DeadOutbox(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, err := db.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"c-u2", "e-u3"}, outboxIDs(dead)); diff != "" {
+		t.Errorf("dead letters (-want +got):\n%s", diff)
+	}
+}
