@@ -81,8 +81,6 @@ type checksError struct {
 func (e *checksError) Error() string { return fmt.Sprintf("readiness checks failed: %v", e.failed) }
 func (e *checksError) Unwrap() error { return errNotReady }
 
-// problems writes the last error a handler recorded with c.Error as problem
-// JSON, unless the handler already wrote a response.
 // loggable is err as a log line may carry it: on a shopper's routes
 // (/v1/users/:id, the only ones with an owner), without the shopper's id.
 func loggable(c *gin.Context, err error) error {
@@ -92,6 +90,8 @@ func loggable(c *gin.Context, err error) error {
 	return err
 }
 
+// problems writes the last error a handler recorded with c.Error as problem
+// JSON, unless the handler already wrote a response.
 func problems(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
