@@ -100,6 +100,7 @@ func (l *activityLog) run() {
 	}
 }
 
+// writeQueued writes every entry queued now, in batches, reusing batch.
 func (l *activityLog) writeQueued(batch []engine.ActivityEntry) {
 	for n := len(l.q); n > 0; {
 		batch = batch[:0]
